@@ -1,0 +1,5 @@
+import sys
+
+from facebehavior.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,307 @@
+"""Typed experiment configs: YAML + `--set a.b=value` overrides, strictly validated.
+
+Unknown keys are rejected with the list of valid ones (as mmengine does), so a typo never turns
+into a silently ignored setting. The resolved config is saved in every checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from facebehavior.errors import ConfigError
+from facebehavior.labels import TaskSpec, resolve_labels
+
+
+@dataclass
+class TaskConfig:
+    name: str
+    kind: str
+    labels: Any = None
+    loss: str = ""
+    weight: float = 1.0
+    range: list | None = None
+
+    def spec(self) -> TaskSpec:
+        extra = {"range": tuple(self.range)} if self.range else {}
+        try:
+            return TaskSpec(self.name, self.kind, resolve_labels(self.labels), self.loss, self.weight, extra)
+        except (ValueError, KeyError) as exc:
+            raise ConfigError(f"tasks.{self.name}: {exc}") from None
+
+
+@dataclass
+class AugmentConfig:
+    enabled: bool = True
+    flip: bool = True
+    scale: list = field(default_factory=lambda: [0.9, 1.1])
+    rotate_deg: float = 10.0
+    translate: float = 0.05
+    brightness: float = 0.2
+    contrast: float = 0.2
+    grayscale: bool = False
+
+
+@dataclass
+class LabelSetConfig:
+    name: str
+    databases: list = field(default_factory=list)
+    batch_size: int | None = None
+
+
+@dataclass
+class DataConfig:
+    train: list = field(default_factory=list)
+    val: list = field(default_factory=list)
+    test: list = field(default_factory=list)
+    root: str | None = None
+    databases: list = field(default_factory=list)
+    image_size: int = 112
+    label_sets: Any = "auto"
+    batch_size: int = 376
+    cache: str = "none"
+    num_workers: int = 2
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
+class ModelConfig:
+    backbone: str = "fbn"
+    preset: str = "paper"
+    widths: list | None = None
+    depths: list | None = None
+    dropout: float = 0.0
+    pretrained: bool = False
+    pretrained_path: str | None = None
+
+
+@dataclass
+class CoAnnotationConfig:
+    enabled: bool = False
+    weight: float = 1.0
+    observational: str = "weighted"
+
+
+@dataclass
+class SoftCoAnnotationConfig:
+    enabled: bool = False
+    weight: float = 1.0
+    form: str = "paper"
+    weighting: str = "weighted"
+    neutral: str = "zero"
+
+
+@dataclass
+class DistributionMatchingConfig:
+    enabled: bool = False
+    weight: float = 1.0
+    form: str = "paper"
+    relatedness_mode: str = "binary"
+    grad_to: str = "both"
+
+
+@dataclass
+class CouplingConfig:
+    multiclass: str = "expr"
+    multilabel: str = "au"
+    relatedness: str = "du2014"
+    coannotation: CoAnnotationConfig = field(default_factory=CoAnnotationConfig)
+    soft_coannotation: SoftCoAnnotationConfig = field(default_factory=SoftCoAnnotationConfig)
+    distribution_matching: DistributionMatchingConfig = field(default_factory=DistributionMatchingConfig)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    max_steps: int | None = None
+    optimizer: str = "sgd"
+    lr: float = 1e-4
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "none"
+    warmup_steps: int = 0
+    step_size: int = 10
+    gamma: float = 0.1
+    grad_clip: float = 0.0
+    amp: str = "none"
+    device: str = "auto"
+    seed: int = 0
+    log_every: int = 20
+    eval_every: int = 1
+    checkpoint_every: int = 0
+    select_metric: str = "mean_primary"
+    progress: bool = True
+    threads: int | None = None
+
+
+@dataclass
+class EvalConfig:
+    batch_size: int = 256
+    tune_thresholds: bool = True
+    median_filter: int = 0
+
+
+@dataclass
+class ExperimentConfig:
+    name: str = "experiment"
+    out_dir: str | None = None
+    tasks: list = field(default_factory=list)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    coupling: list = field(default_factory=list)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def task_specs(self) -> list[TaskSpec]:
+        return [t.spec() for t in self.tasks]
+
+    def run_dir(self) -> Path:
+        return Path(self.out_dir or f"runs/{self.name}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# The element types of list fields that hold nested configs.
+_LIST_ITEMS = {("ExperimentConfig", "tasks"): TaskConfig, ("ExperimentConfig", "coupling"): CouplingConfig}
+_CHOICES = {
+    "TaskConfig.kind": ("multiclass", "multilabel", "regression"),
+    "DataConfig.cache": ("none", "memory"),
+    "ModelConfig.preset": ("tiny", "small", "paper"),
+    "CoAnnotationConfig.observational": ("weighted", "binary"),
+    "SoftCoAnnotationConfig.form": ("paper", "kl"),
+    "SoftCoAnnotationConfig.weighting": ("weighted", "binary"),
+    "SoftCoAnnotationConfig.neutral": ("zero", "complement"),
+    "DistributionMatchingConfig.form": ("paper", "bernoulli"),
+    "DistributionMatchingConfig.relatedness_mode": ("binary", "weighted"),
+    "DistributionMatchingConfig.grad_to": ("both", "multiclass", "multilabel"),
+    "TrainConfig.optimizer": ("sgd", "adamw", "adam"),
+    "TrainConfig.schedule": ("none", "cosine", "step"),
+    "TrainConfig.amp": ("none", "bf16", "fp16"),
+}
+
+
+def _check_type(value, annotation, where: str):
+    origin = typing.get_origin(annotation)
+    if annotation is Any or value is None and (origin in (typing.Union, types.UnionType)):
+        return value
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if arg is type(None):
+                continue
+            try:
+                return _check_type(value, arg, where)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{where}: {value!r} has the wrong type (expected {annotation})")
+    if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if annotation is list or origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return list(value)
+    if isinstance(annotation, type) and not isinstance(value, annotation):
+        raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}")
+    return value
+
+
+def from_dict(cls, data: dict, where: str = ""):
+    """Build dataclass `cls` from a dict, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or cls.__name__}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        raise ConfigError(f"{where or 'config'}: unknown key(s) {unknown}; valid keys: {sorted(fields)}")
+    kwargs = {}
+    for name, value in data.items():
+        here = f"{where}.{name}" if where else name
+        hint = hints[name]
+        item_cls = _LIST_ITEMS.get((cls.__name__, name))
+        if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+            kwargs[name] = from_dict(hint, value or {}, here)
+        elif item_cls is not None:
+            if not isinstance(value, list):
+                raise ConfigError(f"{here}: expected a list of mappings")
+            kwargs[name] = [from_dict(item_cls, v, f"{here}[{i}]") for i, v in enumerate(value)]
+        else:
+            kwargs[name] = _check_type(value, hint, here)
+        choices = _CHOICES.get(f"{cls.__name__}.{name}")
+        if choices and kwargs[name] not in choices:
+            raise ConfigError(f"{here}: {kwargs[name]!r} is not one of {list(choices)}")
+    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"{where or cls.__name__}: missing required key(s) {missing}")
+    return cls(**kwargs)
+
+
+def apply_override(data: dict, assignment: str) -> None:
+    """`train.lr=0.01` → data["train"]["lr"] = 0.01 (value parsed as YAML)."""
+    if "=" not in assignment:
+        raise ConfigError(f"override {assignment!r}: expected KEY=VALUE, e.g. train.lr=0.01")
+    key, raw = assignment.split("=", 1)
+    value = yaml.safe_load(raw)
+    node = data
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        if isinstance(node, list):
+            node = node[int(part)]
+            continue
+        node = node.setdefault(part, {})
+        if not isinstance(node, (dict, list)):
+            raise ConfigError(f"override {key!r}: {part!r} is not a section")
+    if isinstance(node, list):
+        node[int(parts[-1])] = value
+    else:
+        node[parts[-1]] = value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
+                base: dict | None = None) -> ExperimentConfig:
+    """Load a YAML config (or start from `base`), apply overrides, validate."""
+    data: dict = dict(base or {})
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        data.update(loaded)
+    for assignment in overrides or []:
+        apply_override(data, assignment)
+    cfg = from_dict(ExperimentConfig, data)
+    validate_semantics(cfg)
+    return cfg
+
+
+def validate_semantics(cfg: ExperimentConfig) -> None:
+    """Cross-field checks: tasks exist, coupling pairs name tasks of the right kinds."""
+    if not cfg.tasks:
+        raise ConfigError("tasks: at least one task must be declared")
+    specs = {t.name: t for t in cfg.task_specs()}
+    if len(specs) != len(cfg.tasks):
+        raise ConfigError("tasks: task names must be unique")
+    for i, c in enumerate(cfg.coupling):
+        a, b = specs.get(c.multiclass), specs.get(c.multilabel)
+        if a is None or a.kind != "multiclass":
+            raise ConfigError(f"coupling[{i}].multiclass: {c.multiclass!r} is not a declared multiclass task")
+        if b is None or b.kind != "multilabel":
+            raise ConfigError(f"coupling[{i}].multilabel: {c.multilabel!r} is not a declared multilabel task")
+
+
+def config_to_yaml(cfg: ExperimentConfig) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+
+
+def config_from_yaml_text(text: str) -> ExperimentConfig:
+    return from_dict(ExperimentConfig, yaml.safe_load(text))

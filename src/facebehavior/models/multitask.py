@@ -1,0 +1,38 @@
+"""The multi-task network: backbone → one linear layer for all task logits (Fig. 1)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from facebehavior.labels import TaskSpec
+from facebehavior.models.registry import create_backbone
+
+
+class MultiTaskNet(nn.Module):
+    """Returns a dict of logits per task, all pooled from one feature space."""
+
+    def __init__(self, backbone: nn.Module, num_features: int, tasks: list[TaskSpec], dropout: float = 0.0):
+        super().__init__()
+        self.backbone = backbone
+        self.task_names = [t.name for t in tasks]
+        self.task_sizes = [t.size for t in tasks]
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.head = nn.Linear(num_features, sum(self.task_sizes))
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits = self.head(self.dropout(self.backbone(images)))
+        return dict(zip(self.task_names, logits.split(self.task_sizes, dim=1)))
+
+    def replace_head(self, tasks: list[TaskSpec]) -> None:
+        """New output layer for other tasks (few-shot fine-tuning), keeping the backbone."""
+        self.task_names = [t.name for t in tasks]
+        self.task_sizes = [t.size for t in tasks]
+        self.head = nn.Linear(self.head.in_features, sum(self.task_sizes))
+
+
+def build_model(model_cfg, tasks: list[TaskSpec]) -> MultiTaskNet:
+    backbone, features = create_backbone(
+        model_cfg.backbone, preset=model_cfg.preset, widths=model_cfg.widths, depths=model_cfg.depths,
+        pretrained=model_cfg.pretrained, pretrained_path=model_cfg.pretrained_path)
+    return MultiTaskNet(backbone, features, tasks, model_cfg.dropout)

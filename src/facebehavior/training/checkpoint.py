@@ -1,0 +1,123 @@
+"""Checkpoints: a folder with `model.safetensors`, `meta.json` (resolved config, tasks, trained
+heads, AU thresholds, scores) and, for resuming, `train_state.pt` (optimizer, scheduler, sampler
+position) read back with `weights_only=True`. Folders are replaced atomically: a crash leaves the
+previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from facebehavior import __version__
+from facebehavior.errors import CheckpointError
+
+FORMAT = "facebehavior-checkpoint-1"
+
+
+@dataclass
+class CheckpointMeta:
+    config: dict
+    tasks: list[dict]
+    trained_tasks: list[str]
+    epoch: int = 0
+    global_step: int = 0
+    thresholds: dict = field(default_factory=dict)
+    scores: dict = field(default_factory=dict)
+    best_score: float | None = None
+    version: str = __version__
+    format: str = FORMAT
+
+
+def _replace_dir(tmp: Path, final: Path) -> None:
+    old = final.with_name(final.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def save_checkpoint(path: str | Path, model: torch.nn.Module, meta: CheckpointMeta,
+                    train_state: dict | None = None) -> Path:
+    from safetensors.torch import save_file
+
+    final = Path(path)
+    tmp = final.with_name(final.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, tmp / "model.safetensors", metadata={"format": FORMAT})
+    (tmp / "meta.json").write_text(json.dumps(meta.__dict__, indent=1, default=float))
+    if train_state is not None:
+        torch.save(train_state, tmp / "train_state.pt")
+    _replace_dir(tmp, final)
+    return final
+
+
+def _folder(path: str | Path) -> Path:
+    path = Path(path)
+    if path.is_file() and path.name == "model.safetensors":
+        path = path.parent
+    if not path.is_dir() or not (path / "model.safetensors").is_file():
+        raise CheckpointError(f"{path}: not a checkpoint folder (expected model.safetensors and meta.json in it; "
+                              "pass e.g. runs/NAME/checkpoints/best)")
+    return path
+
+
+def read_meta(path: str | Path) -> CheckpointMeta:
+    folder = _folder(path)
+    try:
+        data = json.loads((folder / "meta.json").read_text())
+        meta = CheckpointMeta(**data)
+    except FileNotFoundError:
+        raise CheckpointError(f"{folder}: meta.json is missing") from None
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise CheckpointError(f"{folder}/meta.json is corrupt or from an unknown version: {exc}") from None
+    if meta.format != FORMAT:
+        raise CheckpointError(f"{folder}: checkpoint format {meta.format!r}, this version reads {FORMAT!r}")
+    return meta
+
+
+def load_weights(path: str | Path, model: torch.nn.Module, strict: bool = True) -> None:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = _folder(path)
+    try:
+        state = load_file(folder / "model.safetensors")
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{folder}/model.safetensors is corrupt: {exc}") from None
+    try:
+        model.load_state_dict(state, strict=strict)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{folder}: weights do not fit the model built from its config: {exc}") from None
+
+
+def load_train_state(path: str | Path) -> dict:
+    file = _folder(path) / "train_state.pt"
+    if not file.is_file():
+        raise CheckpointError(f"{file} is missing: this checkpoint cannot resume training (use checkpoints/last)")
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt archive or disallowed (pickled) content
+        raise CheckpointError(f"{file} cannot be read safely: {exc}") from None
+
+
+def load_model(path: str | Path, device: str = "cpu"):
+    """Rebuild the network from a checkpoint's saved config and load its weights."""
+    from facebehavior.config import from_dict, ExperimentConfig
+    from facebehavior.models import build_model
+
+    meta = read_meta(path)
+    cfg = from_dict(ExperimentConfig, meta.config)
+    model = build_model(cfg.model, cfg.task_specs())
+    load_weights(path, model)
+    return model.to(device).eval(), meta, cfg

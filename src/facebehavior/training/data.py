@@ -1,0 +1,66 @@
+"""Training data: manifests → image tables, label sets, the heterogeneous sampler, loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from torch.utils.data import DataLoader
+
+from facebehavior.data.datasets import ImageTable
+from facebehavior.data.manifest import Manifest, concat_manifests, read_manifest
+from facebehavior.data.sampler import HeteroBatchSampler, assign_batch_sizes, group_label_sets
+from facebehavior.errors import ConfigError
+from facebehavior.labels import TaskSpec
+
+
+@dataclass
+class TrainingData:
+    train: ImageTable
+    sampler: HeteroBatchSampler
+    loader: DataLoader
+    val: ImageTable | None
+    notes: list[str]
+
+
+def load_split(paths: list[str], tasks: list[TaskSpec], split: str, root: str | None,
+               databases: list[str] | None = None) -> Manifest | None:
+    """Rows of `split` from every listed manifest (optionally only some databases), joined."""
+    parts = [read_manifest(p, tasks, root).split(split) for p in paths]
+    joined = concat_manifests([p for p in parts if len(p)])
+    if databases:
+        joined = joined.where(joined.frame["database"].isin(databases).to_numpy())
+    return joined if len(joined) else None
+
+
+def build_training_data(cfg, tasks: list[TaskSpec], rank: int, world_size: int) -> TrainingData:
+    d = cfg.data
+    if not d.train:
+        raise ConfigError("data.train: list at least one manifest")
+    notes: list[str] = []
+    train_manifest = load_split(d.train, tasks, "train", d.root, d.databases)
+    if train_manifest is None:
+        raise ConfigError(f"data.train: no rows with split 'train' in {d.train}")
+    train = ImageTable(train_manifest, tasks, d.image_size)
+    label_sets = d.label_sets if d.label_sets == "auto" else list(d.label_sets)
+    sets, unlabelled = group_label_sets(train.presence, train.databases, label_sets)
+    if unlabelled:
+        notes.append(f"{unlabelled} training rows carry none of the declared tasks and are not used")
+    assign_batch_sizes(sets, d.batch_size, world_size)
+    sampler = HeteroBatchSampler(sets, cfg.train.seed, rank, world_size)
+    if d.cache == "memory":
+        train.cache_in_memory(workers=d.num_workers, progress=cfg.train.progress and rank == 0)
+    workers = 0 if d.cache == "memory" else d.num_workers
+    loader = DataLoader(train, batch_sampler=sampler, num_workers=workers, pin_memory=False,
+                        persistent_workers=workers > 0)
+    val_manifest = load_split(d.val or d.train, tasks, "val", d.root, d.databases)
+    val = ImageTable(val_manifest, tasks, d.image_size) if val_manifest is not None else None
+    if val is not None and d.cache == "memory":
+        val.cache_in_memory(workers=d.num_workers)
+    if val is None:
+        notes.append("no validation rows: the last epoch's weights are kept as 'best'")
+    return TrainingData(train, sampler, loader, val, notes)
+
+
+def label_arrays_numpy(table: ImageTable) -> dict[str, np.ndarray]:
+    return {k: v.numpy() for k, v in table.labels.items()}

@@ -1,0 +1,189 @@
+"""The training loop, readable top to bottom.
+
+One step: take this rank's share of every label set's batch (section 4.4), augment on the batch,
+one forward pass, the objective's dict of named losses, backward on their sum, optimiser step.
+Each epoch ends with validation on every database with its own metric, a `last` checkpoint and,
+when the selection score improves, a `best` one. Rank 0 alone logs and saves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from facebehavior.config import config_to_yaml
+from facebehavior.data.transforms import augment_batch, make_generator, to_model_input
+from facebehavior.losses.objective import MultiTaskObjective
+from facebehavior.models import build_model
+from facebehavior.training.checkpoint import CheckpointMeta, load_train_state, load_weights, save_checkpoint
+from facebehavior.training.coupling_setup import build_couplings
+from facebehavior.training.data import build_training_data, label_arrays_numpy
+from facebehavior.training.distributed import cleanup_distributed, resolve_device, setup_distributed
+from facebehavior.training.logger import RunLogger
+from facebehavior.training.optim import build_optimizer, build_scheduler
+from facebehavior.training.validation import selection_score, validate
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best_checkpoint: Path
+    last_checkpoint: Path
+    best_score: float | None
+    history: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _autocast(device: torch.device, amp: str):
+    if amp == "none":
+        return contextlib.nullcontext(), None
+    if amp == "fp16" and device.type != "cuda":
+        from facebehavior.errors import ConfigError
+
+        raise ConfigError("train.amp=fp16 needs a CUDA device; use bf16 on CPU")
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype), dtype
+
+
+def train(cfg, resume: bool = False, say=print) -> TrainResult:
+    t0 = time.time()
+    dist = setup_distributed("cuda" if cfg.train.device.startswith("cuda") or
+                             (cfg.train.device == "auto" and torch.cuda.is_available()) else "cpu")
+    device = resolve_device(cfg.train.device, dist.local_rank)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
+    tasks = cfg.task_specs()
+    run_dir = cfg.run_dir()
+    last_dir, best_dir = run_dir / "checkpoints" / "last", run_dir / "checkpoints" / "best"
+
+    data = build_training_data(cfg, tasks, dist.rank, dist.world_size)
+    train_labels = label_arrays_numpy(data.train)
+    couplings, relatedness = build_couplings(cfg, tasks, train_labels)
+    model = build_model(cfg.model, tasks).to(device)
+    objective = MultiTaskObjective(tasks, couplings).to(device)
+    net = torch.nn.parallel.DistributedDataParallel(model) if dist.enabled else model
+    steps_per_epoch = data.sampler.steps_per_epoch
+    total_steps = cfg.train.max_steps or cfg.train.epochs * steps_per_epoch
+    optimizer = build_optimizer(cfg.train, model)
+    scheduler = build_scheduler(cfg.train, optimizer, total_steps)
+    autocast, amp_dtype = _autocast(device, cfg.train.amp)
+    scaler = torch.amp.GradScaler(enabled=cfg.train.amp == "fp16")
+    trained = [t.name for t in tasks if data.train.presence[t.name].any()]
+    logger = RunLogger(run_dir, enabled=dist.is_main)
+
+    epoch, start_step, global_step, best, history = 0, 0, 0, None, []
+    if resume and last_dir.exists():
+        state = load_train_state(last_dir)
+        load_weights(last_dir, model)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        epoch, start_step, global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
+        best = state["best_score"] if state["best_score"] == state["best_score"] else None  # NaN = none
+        logger.truncate_after(global_step)
+        if dist.is_main:
+            say(f"resumed from {last_dir} at epoch {epoch}, step {global_step}")
+    elif dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(config_to_yaml(cfg))
+        for note in data.notes + [n for r in relatedness for n in r.notes]:
+            say(f"note: {note}")
+        say(f"label sets (global batch sizes): {data.sampler.composition()}; {steps_per_epoch} steps/epoch")
+
+    def make_meta(scores: dict, thresholds: dict) -> CheckpointMeta:
+        return CheckpointMeta(config=cfg.to_dict(), tasks=[{"name": t.name, "kind": t.kind, "labels": list(t.labels)}
+                                                          for t in tasks],
+                              trained_tasks=trained, epoch=epoch, global_step=global_step,
+                              thresholds=thresholds, scores=scores, best_score=best)
+
+    def save_last(step_in_epoch: int, scores: dict, thresholds: dict) -> None:
+        state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
+                 "step_in_epoch": step_in_epoch, "global_step": global_step,
+                 "best_score": float("nan") if best is None else best}
+        save_checkpoint(last_dir, model, make_meta(scores, thresholds), state)
+
+    progress = None
+    if dist.is_main and cfg.train.progress:
+        from tqdm import tqdm
+
+        progress = tqdm(total=total_steps, initial=global_step, desc=cfg.name, unit="step", leave=False)
+    net.train()
+    stop = global_step >= total_steps
+    while epoch < cfg.train.epochs and not stop:
+        data.sampler.set_epoch(epoch, start_step)
+        step_in_epoch = start_step
+        for images, idx in data.loader:
+            # Seeds derived from the step: augmentation and dropout replay exactly after a resume.
+            torch.manual_seed(cfg.train.seed * 7919 + global_step)
+            x = augment_batch(to_model_input(images), cfg.data.augment, make_generator(cfg.train.seed, global_step))
+            x = x.to(device, non_blocking=True)
+            labels = {k: v.to(device, non_blocking=True) for k, v in data.train.batch_labels(idx).items()}
+            with autocast:
+                logits = net(x)
+            losses = objective(logits, labels)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(losses["total"]).backward()
+            if cfg.train.grad_clip > 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            global_step += 1
+            step_in_epoch += 1
+            if not math.isfinite(losses["total"].item()):
+                from facebehavior.errors import FaceBehaviorError
+
+                raise FaceBehaviorError(f"loss became {losses['total'].item()} at step {global_step}; "
+                                        "lower train.lr or enable train.grad_clip")
+            if global_step % cfg.train.log_every == 0 or global_step == 1:
+                record = {"step": global_step, "epoch": epoch, "lr": scheduler.get_last_lr()[0]}
+                record.update({f"loss/{k}": float(v.detach()) for k, v in losses.items()})
+                logger.log(record)
+                if progress is not None:
+                    progress.set_postfix({k.split(":")[0]: f"{float(v):.3f}" for k, v in losses.items()})
+            if progress is not None:
+                progress.update(1)
+            if cfg.train.checkpoint_every and global_step % cfg.train.checkpoint_every == 0 and dist.is_main:
+                save_last(step_in_epoch, {}, {})
+            if global_step >= total_steps:
+                stop = True
+                break
+        epoch += 1
+        start_step = 0
+        if epoch % cfg.train.eval_every == 0 or stop or epoch == cfg.train.epochs:
+            scores, thresholds = validate(model, data.val, tasks, cfg, device, dist, amp_dtype)
+            score = selection_score(scores, cfg.train.select_metric)
+            record = {"step": global_step, "epoch": epoch, "select_score": score}
+            record.update(_flatten_scores(scores))
+            logger.log(record)
+            history.append(record)
+            improved = best is None or (score is not None and score > best)
+            if improved:
+                best = score
+            if dist.is_main:
+                save_last(0, scores, thresholds)
+                if improved or data.val is None:
+                    save_checkpoint(best_dir, model, make_meta(scores, thresholds))
+    if progress is not None:
+        progress.close()
+    logger.close()
+    seconds = time.time() - t0
+    cleanup_distributed()
+    return TrainResult(run_dir, best_dir, last_dir, best, history, seconds)
+
+
+def _flatten_scores(scores: dict) -> dict:
+    out = {}
+    for db, per_task in scores.items():
+        for task, metrics in per_task.items():
+            for name, value in metrics.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and name != "n":
+                    out[f"eval/{db}/{task}/{name}"] = float(value)
+    return out

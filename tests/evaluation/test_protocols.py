@@ -180,6 +180,9 @@ def test_confusion_matrices_and_flat_keys():
     cms = confusion_matrices(preds, labels, frame["database"].to_numpy(), TASKS)
     raf = np.array(cms["RAF-DB"]["expr"]["matrix"])
     assert raf.shape == (7, 7) and raf[0, 0] == 1 and raf[0, 1] == 1 and raf[1, 1] == 1 and raf.sum() == 3
+    assert "DISFA" not in cms  # no expression labels there
+    few = confusion_matrices(preds, labels, frame["database"].to_numpy(), TASKS, max_classes=5)
+    assert few["RAF-DB"]["expr"] == {"skipped": "7 classes is more than max_classes=5"}
     flat = flatten_results(evaluate_predictions(preds, labels, frame["database"].to_numpy(), TASKS))
     assert flat["eval/DISFA/au/f1/au1"] == pytest.approx(0.5)
     assert all(isinstance(v, (int, float)) for v in flat.values())

@@ -121,16 +121,24 @@ def evaluate_predictions(preds: dict, labels: dict, databases, tasks: list[TaskS
     return results
 
 
-def confusion_matrices(preds: dict, labels: dict, databases, tasks: list[TaskSpec]) -> dict:
+def confusion_matrices(preds: dict, labels: dict, databases, tasks: list[TaskSpec],
+                       max_classes: int = 50) -> dict:
     """JSON-ready confusion matrices of multiclass tasks: ``{database: {task: {labels, matrix}}}``.
 
     Store them in a report's ``extra["confusion"]`` so `plots.figures_from_metrics` can redraw them.
+    A task with more than ``max_classes`` classes (e.g. 10,177 CelebA identities) gets
+    ``{"skipped": reason}`` instead of a matrix.
     """
     databases = np.asarray(databases).astype(str)
     n = databases.shape[0]
     out: dict = {}
     for t in (t for t in tasks if t.kind == "multiclass"):
         target, scores, carries, _ = _task_arrays(t, preds, labels, n, None)
+        if t.size > max_classes:
+            reason = f"{t.size} classes is more than max_classes={max_classes}"
+            for db in [*sorted(set(databases[carries])), ALL]:
+                out.setdefault(db, {})[t.name] = {"skipped": reason}
+            continue
         for db in [*sorted(set(databases)), ALL]:
             rows = carries & (True if db == ALL else databases == db)
             if rows.any():

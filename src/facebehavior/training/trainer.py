@@ -147,7 +147,7 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
                 record.update({f"loss/{k}": float(v.detach()) for k, v in losses.items()})
                 logger.log(record)
                 if progress is not None:
-                    progress.set_postfix({k.split(":")[0]: f"{float(v):.3f}" for k, v in losses.items()})
+                    progress.set_postfix({k.split(":")[0]: f"{float(v.detach()):.3f}" for k, v in losses.items()})
             if progress is not None:
                 progress.update(1)
             if cfg.train.checkpoint_every and global_step % cfg.train.checkpoint_every == 0 and dist.is_main:

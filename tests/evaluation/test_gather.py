@@ -31,6 +31,8 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
         if rank == 0:
             np.savez(f"{out_dir}/full.npz", **full)
             np.savez(f"{out_dir}/unique.npz", **unique)
+        empty = gather_arrays({"x": np.zeros((0, 3), np.float32), "y": np.zeros((rank, 2), np.float32)})
+        assert empty["x"].shape == (0, 3) and empty["y"].shape == (1, 2)
         with pytest.raises(FaceBehaviorError, match="same keys"):
             gather_arrays({"x": np.zeros((2, rank + 1))})  # trailing shapes differ across ranks
     finally:

@@ -55,7 +55,9 @@ def _task_arrays(task: TaskSpec, preds: dict, labels: dict, n: int, thresholds):
         raise FaceBehaviorError(f"no predictions for task {task.name!r}; got tasks {sorted(preds)}")
     if task.name not in labels:
         raise FaceBehaviorError(f"no labels for task {task.name!r}; pass encode_labels(frame, tasks)")
-    scores = np.asarray(preds[task.name], dtype=np.float64)
+    scores = np.asarray(preds[task.name])
+    if scores.dtype.kind not in "fiub":
+        raise FaceBehaviorError(f"predictions for task {task.name!r} are {scores.dtype}, not numbers")
     if task.kind == "multiclass":
         target, from_soft = _multiclass_targets(task, labels)
         carries = target >= 0
@@ -72,6 +74,8 @@ def _task_arrays(task: TaskSpec, preds: dict, labels: dict, n: int, thresholds):
     if bad.any():
         raise FaceBehaviorError(f"predictions for task {task.name!r} are not finite on {int(bad.sum())} labelled "
                                 f"row(s), first row {int(np.flatnonzero(bad)[0])}; the model may have diverged")
+    # multiclass metrics need only the predicted class: reduce once (CelebA has 10k classes)
+    scores = scores.argmax(1) if task.kind == "multiclass" else scores.astype(np.float64)
     return target, scores, carries, extra
 
 

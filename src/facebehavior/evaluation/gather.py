@@ -39,6 +39,8 @@ def _gather_tensor(dist, torch, arr: np.ndarray, device) -> np.ndarray:
     lengths = [torch.zeros_like(length) for _ in range(world)]
     dist.all_gather(lengths, length)
     sizes = [int(x.item()) for x in lengths]
+    if max(sizes) == 0:  # nothing anywhere; skip a zero-size collective
+        return arr
     padded = np.zeros((max(sizes), *arr.shape[1:]), dtype=sendable.dtype)
     padded[: arr.shape[0]] = sendable
     local = torch.from_numpy(padded).to(device)

@@ -70,12 +70,19 @@ def confusion(y_true, y_pred, num_classes: int) -> np.ndarray:
     return flat.reshape(num_classes, num_classes)
 
 
+def _class_counts(y_true, y_pred, num_classes: int):
+    """(true positives, support, predicted count) per class, without a C x C matrix (C may be 10k)."""
+    t, p = _class_pairs(y_true, y_pred)
+    if t.size and (t.max() >= num_classes or p.max() >= num_classes or p.min() < 0):
+        raise ValueError(f"class index outside 0..{num_classes - 1}")
+    tp = np.bincount(t[t == p], minlength=num_classes)
+    return tp, np.bincount(t, minlength=num_classes), np.bincount(p, minlength=num_classes)
+
+
 def per_class_recall(y_true, y_pred, num_classes: int) -> np.ndarray:
     """Recall per class (C,); NaN for classes absent from ``y_true``."""
-    cm = confusion(y_true, y_pred, num_classes)
-    support = cm.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(support > 0, np.diag(cm) / support, np.nan)
+    tp, support, _ = _class_counts(y_true, y_pred, num_classes)
+    return np.where(support > 0, tp / np.maximum(support, 1), np.nan)
 
 
 def mean_diag_confusion(y_true, y_pred, num_classes: int) -> float:
@@ -92,11 +99,9 @@ uar = mean_diag_confusion
 
 def per_class_f1(y_true, y_pred, num_classes: int) -> np.ndarray:
     """F1 per class (C,); NaN for classes that appear neither in ``y_true`` nor in ``y_pred``."""
-    cm = confusion(y_true, y_pred, num_classes)
-    tp = np.diag(cm).astype(np.float64)
-    denom = cm.sum(axis=0) + cm.sum(axis=1)  # = 2tp + fp + fn
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, 2 * tp / denom, np.nan)
+    tp, support, predicted = _class_counts(y_true, y_pred, num_classes)
+    denom = support + predicted  # = 2tp + fp + fn
+    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), np.nan)
 
 
 def macro_f1(y_true, y_pred, num_classes: int | None = None) -> float:

@@ -149,7 +149,8 @@ def plot_confusion(cm, class_names, out_png, title: str = "") -> Path:
     im = ax.imshow(share, vmin=0, vmax=1, cmap="Blues")
     ax.set_xticks(range(k), names, rotation=60, fontsize=8)
     ax.set_yticks(range(k), names, fontsize=8)
-    ax.set(xlabel="predicted", ylabel="true", title=title or f"confusion (mean diag {np.diag(share)[support[:, 0] > 0].mean():.3f})")
+    ax.set(xlabel="predicted", ylabel="true", title=title or f"confusion (mean diag {np.diag(share)[support[:, 0] > 0].mean():.3f})"
+           if support.any() else "confusion (no samples)")
     if k <= 30:
         for i in range(k):
             for j in range(k):

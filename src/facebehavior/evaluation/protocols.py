@@ -40,7 +40,7 @@ def _p(primary: str, *more: str) -> TaskProtocol:
 
 
 DEFAULTS: DatabaseProtocol = {
-    "multiclass": _p("accuracy", "mean_diag", "macro_f1", "per_class_recall"),
+    "multiclass": _p("accuracy", "mean_diag", "macro_f1"),
     "multilabel": _p("f1", "per_label_f1", "accuracy", "afa"),
     "regression": _p("ccc", "per_label_ccc"),
 }

@@ -19,7 +19,7 @@ from facebehavior.evaluation import metrics as m
 class TaskRows:
     """The evaluated rows of one task.
 
-    multiclass: ``target`` int (n,), every row labelled; ``scores`` (n, C).
+    multiclass: ``target`` int (n,), every row labelled; ``scores`` predicted class (n,) or (n, C).
     multilabel: ``target`` float (n, K), NaN = not annotated; ``scores`` probabilities (n, K);
     ``threshold`` (K,). regression: ``target`` float (n, K), NaN = not annotated; ``scores`` (n, K).
     """

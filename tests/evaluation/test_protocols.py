@@ -1,12 +1,16 @@
 """Protocol registry and per-database evaluation."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from facebehavior.data.manifest import encode_labels, validate_frame
 from facebehavior.errors import ConfigError, FaceBehaviorError
-from facebehavior.evaluation import evaluate_predictions, protocol_for, register_protocol, unregister_protocol
+from facebehavior.evaluation import (
+    evaluate_predictions, protocol_for, register_preset, register_protocol, unregister_protocol,
+)
 from facebehavior.evaluation.evaluate import confusion_matrices, flatten_results
 from facebehavior.evaluation.task_metrics import metric_names
 from facebehavior.labels import AU_NAMES, TaskSpec, affect_tasks
@@ -46,13 +50,31 @@ def test_celeba_and_ferplus_report_their_extra_metrics():
 
 
 def test_register_protocol_forms(synth_protocol):
-    register_protocol(synth_protocol, {"expr": ["macro_f1", "accuracy"], "va": "ccc",
-                                       "au": {"primary": "afa", "metrics": ["f1"]}})
+    register_protocol(synth_protocol, {"expr": ["macro_f1", "accuracy"], "va": ["ccc"],
+                                       "au": {"primary": "afa", "metrics": ["f1"]}, "compound": "uar"})
     assert protocol_for("synth_a", "expr", "multiclass").metrics == ("macro_f1", "accuracy")
     assert protocol_for("SYNTH-A", "va", "regression").metrics == ("ccc",)
     assert protocol_for("synth-a", "au", "multilabel").metrics == ("afa", "f1")
+    # one name: that primary, plus the kind's defaults
+    assert protocol_for("synth-a", "compound", "multiclass").metrics == ("uar", "accuracy", "mean_diag", "macro_f1")
     unregister_protocol(synth_protocol)
     assert protocol_for("synth-a", "va", "regression").metrics == ("ccc", "per_label_ccc")
+
+
+def test_register_synthface_preset(tmp_path):
+    preset = {"databases": [{"name": "synth_rafdb", "metrics": {"expr": "mean_diag"}},
+                            {"name": "synth_celeba", "metrics": {"identity": "accuracy", "attributes": "accuracy"}}]}
+    (tmp_path / "preset.json").write_text(json.dumps(preset))
+    try:
+        assert register_preset(tmp_path) == ["synth_rafdb", "synth_celeba"]
+        assert protocol_for("synth_rafdb", "expr", "multiclass").primary == "mean_diag"
+        attributes = protocol_for("synth_celeba", "attributes", "multilabel")
+        assert attributes.primary == "accuracy" and "per_label_f1" in attributes.metrics
+    finally:
+        unregister_protocol("synth_rafdb")
+        unregister_protocol("synth_celeba")
+    with pytest.raises(ConfigError, match="databases\\[0\\] needs"):
+        register_preset({"databases": [{"name": "x"}]})
 
 
 @pytest.mark.parametrize("spec,message", [
@@ -152,7 +174,7 @@ def test_protocol_overrides_and_soft_label_fallback():
     labels = {"expr": np.array([0, -1, 2, -1]),
               "expr_soft": np.array([[NAN] * 3, [0.1, 0.7, 0.2], [NAN] * 3, [NAN] * 3], np.float32)}
     preds = {"expr": np.eye(3)[[0, 1, 1, 2]]}
-    res = evaluate_predictions(preds, labels, ["X"] * 4, [task], protocols={"x": {"expr": "macro_f1"}})
+    res = evaluate_predictions(preds, labels, ["X"] * 4, [task], protocols={"x": {"expr": ["macro_f1"]}})
     values = res["X"]["expr"]
     assert values["n"] == 3 and values["n_target_from_soft"] == 1  # row 3 has no label at all
     assert set(values) == {"macro_f1", "primary", "n", "n_target_from_soft"}

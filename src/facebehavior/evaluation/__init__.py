@@ -10,7 +10,7 @@ from facebehavior.evaluation.metrics import (
     f1_per_label, macro_f1, mean_diag_confusion, mean_f1, total_accuracy, tune_thresholds,
 )
 from facebehavior.evaluation.protocols import (
-    TaskProtocol, protocol_for, register_protocol, register_protocols, unregister_protocol,
+    TaskProtocol, protocol_for, register_preset, register_protocol, register_protocols, unregister_protocol,
 )
 from facebehavior.evaluation.report import comparison_table, load_results, write_report
 
@@ -18,6 +18,6 @@ __all__ = [
     "abaw_mtl_score", "accuracy", "afa_score", "average_f1", "ccc", "comparison_table", "confusion",
     "confusion_matrices", "emotionet_expression_score", "evaluate_predictions", "f1_per_label",
     "flatten_results", "gather_arrays", "load_results", "macro_f1", "mean_diag_confusion", "mean_f1",
-    "protocol_for", "register_protocol", "register_protocols", "TaskProtocol", "total_accuracy",
+    "protocol_for", "register_preset", "register_protocol", "register_protocols", "TaskProtocol", "total_accuracy",
     "tune_thresholds", "unregister_protocol", "write_report",
 ]

@@ -130,7 +130,8 @@ def plot_per_label_f1(results: dict, database: str, task: str, out_png, metric: 
     ax.bar(range(len(names)), heights, color="tab:blue")
     ax.axhline(heights.mean(), color="tab:red", ls="--", lw=1, label=f"mean {heights.mean():.3f}")
     ax.set_xticks(range(len(names)), names, rotation=60 if len(names) > 8 else 0, fontsize=8)
-    ax.set(ylim=(min(0.0, heights.min() - 0.05), 1), ylabel=metric, title=f"{database} — {task}: per-label {metric} (n = {values.get('n')})")
+    ax.set(ylim=(min(0.0, heights.min() - 0.05), 1), ylabel=metric,
+           title=f"{database} — {task}: per-label {metric} (n = {values.get('n')})")
     ax.legend(fontsize=8)
     return _save(fig, out_png)
 
@@ -149,8 +150,9 @@ def plot_confusion(cm, class_names, out_png, title: str = "") -> Path:
     im = ax.imshow(share, vmin=0, vmax=1, cmap="Blues")
     ax.set_xticks(range(k), names, rotation=60, fontsize=8)
     ax.set_yticks(range(k), names, fontsize=8)
-    ax.set(xlabel="predicted", ylabel="true", title=title or f"confusion (mean diag {np.diag(share)[support[:, 0] > 0].mean():.3f})"
-           if support.any() else "confusion (no samples)")
+    present = support[:, 0] > 0
+    summary = f"mean diag {np.diag(share)[present].mean():.3f}" if present.any() else "no samples"
+    ax.set(xlabel="predicted", ylabel="true", title=title or f"confusion ({summary})")
     if k <= 30:
         for i in range(k):
             for j in range(k):

@@ -5,16 +5,19 @@ its database's entry falls back to the entry's ``"kind:<kind>"`` key, then to `D
 task's kind, which also cover unknown databases. Database names are matched loosely
 ("RAF-DB" = "raf_db" = "rafdb", "BP4D+" = "bp4dplus").
 
-A spec, as given to `register_protocol` or read from a preset, is ``{task: value}`` where value is
-a metric name (``"ccc"``), a list of names (the first is primary) or
-``{"primary": name, "metrics": [names]}``. Metric names are those of
+A spec, as given to `register_protocol` or read from a SynthFace ``preset.json``, is
+``{task: value}`` where value is a metric name (``"ccc"``: the primary metric, reported with the
+task kind's default metrics), a list of names (exactly these; the first is primary) or
+``{"primary": name, "metrics": [names]}`` (exactly these). Metric names are those of
 `facebehavior.evaluation.task_metrics` (`metric_names()`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from facebehavior.errors import ConfigError
 from facebehavior.evaluation.task_metrics import PER_LABEL, SUMMARY, metric_names
@@ -25,6 +28,7 @@ from facebehavior.labels import TASK_KINDS
 class TaskProtocol:
     primary: str
     metrics: tuple[str, ...]
+    with_defaults: bool = False  # also report the kind's default metrics (spec given as one name)
 
 
 DatabaseProtocol = dict[str, TaskProtocol]
@@ -73,10 +77,11 @@ _REGISTRY: dict[str, DatabaseProtocol] = {k: dict(v) for k, v in BUILTIN.items()
 
 def parse_task_protocol(value, where: str) -> TaskProtocol:
     """A `TaskProtocol` from a name, a list of names or ``{"primary", "metrics"}``."""
+    with_defaults = False
     if isinstance(value, TaskProtocol):
-        primary, names = value.primary, list(value.metrics)
+        primary, names, with_defaults = value.primary, list(value.metrics), value.with_defaults
     elif isinstance(value, str):
-        primary, names = value, [value]
+        primary, names, with_defaults = value, [value], True
     elif isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
         primary, names = value[0], list(value)
     elif isinstance(value, dict) and isinstance(value.get("metrics", []), (list, tuple)):
@@ -93,7 +98,7 @@ def parse_task_protocol(value, where: str) -> TaskProtocol:
     if primary.startswith("per_"):
         raise ConfigError(f"{where}: primary metric {primary!r} is per-label; choose a summary metric "
                           f"such as the first of {list(known)}")
-    return TaskProtocol(primary, tuple(dict.fromkeys(names)))
+    return TaskProtocol(primary, tuple(dict.fromkeys(names)), with_defaults)
 
 
 def parse_protocol(name: str, spec: dict) -> DatabaseProtocol:
@@ -137,9 +142,38 @@ def protocol_for(database: str, task_name: str, kind: str,
         if normalise_name(name) == key:
             entry.update(parse_protocol(name, spec))
     proto = entry.get(task_name) or entry.get(f"kind:{kind}") or DEFAULTS[kind]
+    if proto.with_defaults:
+        proto = TaskProtocol(proto.primary, tuple(dict.fromkeys((*proto.metrics, *DEFAULTS[kind].metrics))))
     fitting = set(SUMMARY[kind]) | set(PER_LABEL[kind])
     wrong = [n for n in proto.metrics if n not in fitting]
     if wrong:
         raise ConfigError(f"protocol of database {database!r}, task {task_name!r}: metric(s) {wrong} do not "
                           f"apply to a {kind} task; choose from {metric_names(kind)}")
     return proto
+
+
+def protocols_from_preset(preset) -> dict[str, dict]:
+    """``{database: {task: metric}}`` from a SynthFace preset (its dict, its ``preset.json`` or folder)."""
+    if not isinstance(preset, dict):
+        path = Path(preset)
+        path = path / "preset.json" if path.is_dir() else path
+        try:
+            preset = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read a SynthFace preset ({exc})") from exc
+    databases = preset.get("databases")
+    if not isinstance(databases, list):
+        raise ConfigError("preset: no 'databases' list; expected the preset.json SynthFace writes")
+    out = {}
+    for i, db in enumerate(databases):
+        if not isinstance(db, dict) or "name" not in db or not isinstance(db.get("metrics"), dict):
+            raise ConfigError(f"preset: databases[{i}] needs a 'name' and a 'metrics' {{task: metric}} map")
+        out[str(db["name"])] = db["metrics"]
+    return out
+
+
+def register_preset(preset) -> list[str]:
+    """Register the protocols of every database of a SynthFace preset; returns their names."""
+    specs = protocols_from_preset(preset)
+    register_protocols(specs)
+    return list(specs)

@@ -26,7 +26,7 @@ def _write_log(path):
         if step % 200 == 0:
             lines.append({"step": step, "eval/AffectNet/va/ccc": 0.3 + step / 1000,
                           "eval/AffectNet/expr/accuracy": 0.4 + step / 2000, "eval/DISFA/au/f1": 0.3,
-                          "eval/DISFA/au/f1/au1": 0.2})
+                          "eval/DISFA/au/f1/au1": 0.2, "eval/DISFA/au/n": 400})
     text = "\n".join(json.dumps(r) for r in lines) + '\n{"step": 500, "loss/to'  # killed mid-write
     path.write_text(text)
 
@@ -37,6 +37,7 @@ def test_training_curves(tmp_path):
     out = plots.plot_training_curves(log, tmp_path / "curves.png")
     assert out["records"] == 13 and len(out["skipped"]) == 1 and out["skipped"][0].startswith("line 14")
     _assert_png(out["path"], (600, 300))
+    assert out["series"] == ["eval/AffectNet/va/ccc", "eval/AffectNet/expr/accuracy", "eval/DISFA/au/f1"]
 
 
 def test_training_curves_without_values_is_an_error(tmp_path):

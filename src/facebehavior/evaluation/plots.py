@@ -66,16 +66,19 @@ def _series(records: list[dict], keep) -> dict[str, tuple[list, list]]:
 
 
 def _eval_key_parts(key: str) -> list[str] | None:
-    """``eval/<database>/<task>/<metric>`` -> its parts; per-label keys (one more level) -> None."""
+    """``eval/<database>/<task>/<metric>`` -> its parts; None for per-label keys (one more level)
+    and for row counts (``n``, ``n_labels``, ...), which would dwarf the metrics on one axis."""
     parts = key.split("/")
-    return parts if len(parts) == 4 and parts[0] == "eval" else None
+    if len(parts) != 4 or parts[0] != "eval" or parts[3] == "n" or parts[3].startswith("n_"):
+        return None
+    return parts
 
 
 def plot_training_curves(jsonl_log_path, out_png) -> dict:
     """Losses (one panel) and summary eval metrics (one panel per database) against step.
 
-    Returns ``{"path", "records", "skipped"}``; unreadable lines are skipped, listed in
-    ``skipped`` and noted on the figure.
+    Returns ``{"path", "records", "skipped", "series"}`` (``series``: the eval keys drawn);
+    unreadable lines are skipped, listed in ``skipped`` and noted on the figure.
     """
     records, skipped = read_jsonl(jsonl_log_path)
     losses = _series(records, lambda k: k.startswith("loss/"))
@@ -108,7 +111,7 @@ def plot_training_curves(jsonl_log_path, out_png) -> dict:
         ax.set_visible(False)
     if skipped:
         fig.suptitle(f"{len(skipped)} unreadable log line(s) skipped", fontsize=8, color="tab:red")
-    return {"path": _save(fig, out_png), "records": len(records), "skipped": skipped}
+    return {"path": _save(fig, out_png), "records": len(records), "skipped": skipped, "series": list(evals)}
 
 
 # ---------------------------------------------------------------- evaluation figures

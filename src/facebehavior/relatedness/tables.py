@@ -194,13 +194,20 @@ def _from_matrix_csv(text: str, source: str) -> Relatedness:
 
     import pandas as pd
 
-    frame = pd.read_csv(io.StringIO(text), index_col=0)
-    bad = frame.isna() | (frame < 0) | (frame > 1)
-    if bad.to_numpy().any():
-        r, c = np.argwhere(bad.to_numpy())[0]
-        raise DataFormatError(f"{source}: row {frame.index[r]!r}, column {frame.columns[c]!r}: "
-                              "value missing or outside [0, 1]")
-    values = frame.to_numpy(np.float32)
+    if not text.strip():
+        raise DataFormatError(f"{source}: the file is empty; expected a header of labels and one row per class")
+    try:
+        frame = pd.read_csv(io.StringIO(text), index_col=0)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataFormatError(f"{source}: not a readable CSV table: {exc}") from None
+    values = frame.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    bad = np.isnan(values) | (values < 0) | (values > 1)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        # line numbers count the header as line 1
+        raise DataFormatError(f"{source}, line {r + 2}: row {frame.index[r]!r}, column {frame.columns[c]!r}: "
+                              f"{frame.iat[r, c]!r} is missing, not a number or outside [0, 1]")
+    values = values.astype(np.float32)
     return Relatedness(tuple(map(str, frame.index)), tuple(map(str, frame.columns)), values,
                        values >= 1.0, source)
 

@@ -7,6 +7,7 @@ into a silently ignored setting. The resolved config is saved in every checkpoin
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import asdict, dataclass, field
@@ -169,7 +170,10 @@ class ExperimentConfig:
 
 
 # The element types of list fields that hold nested configs.
-_LIST_ITEMS = {("ExperimentConfig", "tasks"): TaskConfig, ("ExperimentConfig", "coupling"): CouplingConfig}
+_LIST_ITEMS = {("ExperimentConfig", "tasks"): TaskConfig, ("ExperimentConfig", "coupling"): CouplingConfig,
+               ("DataConfig", "label_sets"): LabelSetConfig}
+# List fields that may instead hold one of these strings.
+_LIST_OR = {("DataConfig", "label_sets"): ("auto",)}
 _CHOICES = {
     "TaskConfig.kind": ("multiclass", "multilabel", "regression"),
     "DataConfig.cache": ("none", "memory"),
@@ -187,6 +191,9 @@ _CHOICES = {
 }
 
 
+_FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
 def _check_type(value, annotation, where: str):
     origin = typing.get_origin(annotation)
     if annotation is Any or value is None and (origin in (typing.Union, types.UnionType)):
@@ -202,6 +209,8 @@ def _check_type(value, annotation, where: str):
         raise ConfigError(f"{where}: {value!r} has the wrong type (expected {annotation})")
     if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if annotation is float and isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
+        return float(value)  # PyYAML (YAML 1.1) reads `1e-4` as a string
     if annotation is list or origin is list:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
@@ -227,6 +236,8 @@ def from_dict(cls, data: dict, where: str = ""):
         item_cls = _LIST_ITEMS.get((cls.__name__, name))
         if dataclasses.is_dataclass(hint) and isinstance(hint, type):
             kwargs[name] = from_dict(hint, value or {}, here)
+        elif item_cls is not None and value in _LIST_OR.get((cls.__name__, name), ()):
+            kwargs[name] = value
         elif item_cls is not None:
             if not isinstance(value, list):
                 raise ConfigError(f"{here}: expected a list of mappings")
@@ -253,15 +264,21 @@ def apply_override(data: dict, assignment: str) -> None:
     parts = key.strip().split(".")
     for part in parts[:-1]:
         if isinstance(node, list):
-            node = node[int(part)]
+            node = node[_list_index(node, part, key)]
             continue
         node = node.setdefault(part, {})
         if not isinstance(node, (dict, list)):
             raise ConfigError(f"override {key!r}: {part!r} is not a section")
     if isinstance(node, list):
-        node[int(parts[-1])] = value
+        node[_list_index(node, parts[-1], key)] = value
     else:
         node[parts[-1]] = value
+
+
+def _list_index(items: list, part: str, key: str) -> int:
+    if not part.lstrip("-").isdigit() or not -len(items) <= int(part) < len(items):
+        raise ConfigError(f"override {key!r}: {part!r} is not an index of a list with {len(items)} item(s)")
+    return int(part)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None,

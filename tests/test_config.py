@@ -1,0 +1,185 @@
+"""Strict configs: unknown keys, types, choices, required fields, overrides, semantic checks."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from facebehavior.config import (
+    LabelSetConfig,
+    config_from_yaml_text,
+    config_to_yaml,
+    load_config,
+)
+from facebehavior.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+AFFECT = {"tasks": [
+    {"name": "expr", "kind": "multiclass", "labels": "@expressions"},
+    {"name": "au", "kind": "multilabel", "labels": "@aus"},
+    {"name": "va", "kind": "regression", "labels": "@va", "range": [-1, 1]},
+]}
+
+
+def _base(**extra) -> dict:
+    data = {"tasks": [dict(t) for t in AFFECT["tasks"]]}
+    data.update(extra)
+    return data
+
+
+def test_minimal_config_loads_with_defaults():
+    cfg = load_config(base=_base())
+    assert [t.name for t in cfg.task_specs()] == ["expr", "au", "va"]
+    assert cfg.task_specs()[1].size == 17
+    assert cfg.task_specs()[2].extra == {"range": (-1.0, 1.0)}
+    assert cfg.train.optimizer == "sgd" and cfg.train.lr == pytest.approx(1e-4)
+    assert cfg.data.label_sets == "auto"
+
+
+def test_unknown_top_level_key_lists_valid_keys():
+    with pytest.raises(ConfigError) as err:
+        load_config(base=_base(trian={"lr": 1}))
+    msg = str(err.value)
+    assert "trian" in msg and "valid keys" in msg and "'train'" in msg
+
+
+def test_unknown_nested_key_names_its_path_and_valid_keys():
+    with pytest.raises(ConfigError) as err:
+        load_config(base=_base(train={"lrr": 0.1}))
+    msg = str(err.value)
+    assert msg.startswith("train:") and "lrr" in msg and "'lr'" in msg and "'momentum'" in msg
+    with pytest.raises(ConfigError, match=r"coupling\[0\]\.distribution_matching.*'weight'"):
+        load_config(base=_base(coupling=[{"distribution_matching": {"wieght": 1}}]))
+
+
+@pytest.mark.parametrize("section, values, where", [
+    ("train", {"epochs": "ten"}, "train.epochs"),
+    ("train", {"lr": "fast"}, "train.lr"),
+    ("data", {"train": "one.csv"}, "data.train"),
+    ("model", {"pretrained_path": 3}, "model.pretrained_path"),
+    ("train", "not a mapping", "train"),
+])
+def test_wrong_type_is_rejected_with_its_path(section, values, where):
+    with pytest.raises(ConfigError, match=where.replace(".", r"\.")):
+        load_config(base=_base(**{section: values}))
+
+
+@pytest.mark.parametrize("section, values", [
+    ("train", {"optimizer": "rmsprop"}),
+    ("model", {"preset": "huge"}),
+    ("train", {"amp": "fp8"}),
+])
+def test_bad_choice_lists_the_choices(section, values):
+    with pytest.raises(ConfigError, match="is not one of"):
+        load_config(base=_base(**{section: values}))
+
+
+def test_bad_choice_inside_coupling():
+    with pytest.raises(ConfigError, match=r"coupling\[0\]\.distribution_matching\.grad_to.*'both'"):
+        load_config(base=_base(coupling=[{"distribution_matching": {"grad_to": "au"}}]))
+
+
+def test_missing_required_task_fields():
+    with pytest.raises(ConfigError, match=r"tasks\[0\].*missing required key.*kind"):
+        load_config(base={"tasks": [{"name": "expr"}]})
+    with pytest.raises(ConfigError, match="at least one task"):
+        load_config(base={})
+
+
+def test_bad_task_labels_and_duplicate_names():
+    with pytest.raises(ConfigError, match="tasks.expr"):
+        load_config(base={"tasks": [{"name": "expr", "kind": "multiclass", "labels": "@emotions"}]})
+    with pytest.raises(ConfigError, match="unique"):
+        load_config(base={"tasks": [AFFECT["tasks"][0], AFFECT["tasks"][0]]})
+    with pytest.raises(ConfigError, match="loss"):
+        load_config(base={"tasks": [{"name": "au", "kind": "multilabel", "labels": "@aus", "loss": "ccc"}]})
+
+
+def test_labels_by_count():
+    cfg = load_config(base={"tasks": [{"name": "id", "kind": "multiclass", "labels": {"count": 3, "prefix": "id"}}]})
+    assert cfg.task_specs()[0].labels == ("id0", "id1", "id2")
+
+
+def test_overrides_are_yaml_parsed_and_reach_nested_and_list_entries():
+    cfg = load_config(base=_base(), overrides=[
+        "train.lr=0.01", "train.epochs=3", "train.progress=false", "model.widths=[8, 16]",
+        "tasks.1.weight=2", "data.train=[a.csv, b.csv]", "name=run one"])
+    assert cfg.train.lr == 0.01 and cfg.train.epochs == 3 and cfg.train.progress is False
+    assert cfg.model.widths == [8, 16]
+    assert cfg.tasks[1].weight == 2.0 and isinstance(cfg.tasks[1].weight, float)
+    assert cfg.data.train == ["a.csv", "b.csv"] and cfg.name == "run one"
+
+
+def test_scientific_notation_floats_are_accepted():
+    # PyYAML reads `1e-4` (no dot) as a string; the paper's learning rate must still load.
+    cfg = load_config(base=_base(), overrides=["train.lr=1e-4", "train.weight_decay=5E-4"])
+    assert cfg.train.lr == pytest.approx(1e-4) and cfg.train.weight_decay == pytest.approx(5e-4)
+    with pytest.raises(ConfigError, match="train.lr"):
+        load_config(base=_base(), overrides=["train.lr=1e-4x"])
+
+
+@pytest.mark.parametrize("override, match", [
+    ("train.lr", "KEY=VALUE"),
+    ("train.lr.value=1", "not a section"),
+    ("tasks.7.weight=2", "not an index"),
+    ("tasks.first.weight=2", "not an index"),
+    ("train.lrr=0.1", "lrr"),
+])
+def test_bad_overrides_are_config_errors(override, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(base=_base(train={"lr": 0.1}), overrides=[override])
+
+
+def test_coupling_must_name_tasks_of_the_right_kinds():
+    with pytest.raises(ConfigError, match=r"coupling\[0\]\.multiclass.*'au'"):
+        load_config(base=_base(coupling=[{"multiclass": "au", "multilabel": "au"}]))
+    with pytest.raises(ConfigError, match=r"coupling\[0\]\.multilabel.*'va'"):
+        load_config(base=_base(coupling=[{"multiclass": "expr", "multilabel": "va"}]))
+    with pytest.raises(ConfigError, match=r"coupling\[0\]\.multiclass.*'emotion'"):
+        load_config(base=_base(coupling=[{"multiclass": "emotion"}]))
+    cfg = load_config(base=_base(coupling=[{"soft_coannotation": {"enabled": True, "form": "kl"}}]))
+    assert cfg.coupling[0].soft_coannotation.form == "kl" and cfg.coupling[0].multilabel == "au"
+
+
+def test_label_sets_become_typed_entries():
+    cfg = load_config(base=_base(data={"label_sets": [
+        {"name": "au_set", "databases": ["bp4d"], "batch_size": 200},
+        {"name": "va_set", "databases": ["affwild2"]}]}))
+    assert cfg.data.label_sets == [LabelSetConfig("au_set", ["bp4d"], 200), LabelSetConfig("va_set", ["affwild2"])]
+    with pytest.raises(ConfigError, match=r"data\.label_sets\[0\].*'databases'"):
+        load_config(base=_base(data={"label_sets": [{"name": "x", "database": ["a"]}]}))
+    with pytest.raises(ConfigError, match="data.label_sets"):
+        load_config(base=_base(data={"label_sets": "manual"}))
+
+
+def test_yaml_file_round_trip(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(_base(name="x", train={"lr": 0.5}, coupling=[{}])))
+    cfg = load_config(path, overrides=["train.epochs=2"])
+    again = config_from_yaml_text(config_to_yaml(cfg))
+    assert again == cfg
+
+
+def test_missing_or_invalid_yaml_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tasks: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+SHIPPED = sorted((REPO / "configs").glob("**/*.yaml")) or [
+    pytest.param(None, marks=pytest.mark.skip(reason="no configs/*.yaml in the repository yet"))]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: getattr(p, "name", "none"))
+def test_shipped_configs_load(path):
+    cfg = load_config(path)
+    assert cfg.tasks
+
+
+def test_run_dir_defaults_to_runs_name():
+    cfg = load_config(base=_base(name="abc"))
+    assert cfg.run_dir() == Path("runs/abc")
+    assert load_config(base=_base(out_dir="/tmp/x")).run_dir() == Path("/tmp/x")

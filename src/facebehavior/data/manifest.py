@@ -52,20 +52,25 @@ def _row_ref(source: str, index: int, is_csv: bool) -> str:
     return f"{source}, line {index + 2}" if is_csv else f"{source}, row {index}"
 
 
+def _shown(value) -> str:
+    """A cell as the user wrote it: `2.0`, not NumPy's `np.float64(2.0)`."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _check_task(frame: pd.DataFrame, task: TaskSpec, ref, problems: list[str]) -> None:
     if task.kind == "multiclass":
         if task.name in frame:
-            col = pd.to_numeric(frame[task.name], errors="coerce")
-            raw_bad = col.isna() & frame[task.name].notna()
-            if frame[task.name].dtype == object:  # class names are accepted and mapped
+            raw = frame[task.name]
+            col = pd.to_numeric(raw, errors="coerce")
+            if not pd.api.types.is_numeric_dtype(raw):  # class names (object or str dtype) are mapped
                 names = {n: i for i, n in enumerate(task.labels)}
-                mapped = frame[task.name].map(lambda v: names.get(v, v) if isinstance(v, str) else v)
+                mapped = raw.map(lambda v: names.get(v.strip(), v) if isinstance(v, str) else v)
                 col = pd.to_numeric(mapped, errors="coerce")
-                raw_bad = col.isna() & frame[task.name].notna()
                 frame[task.name] = col
+            raw_bad = col.isna() & raw.notna()
             out_of_range = col.notna() & ((col < 0) | (col >= task.size) | (col != col.round()))
             for i in np.flatnonzero(raw_bad | out_of_range):
-                problems.append(f"{ref(i)}, column {task.name!r}: {frame[task.name].iloc[i]!r} is not a class "
+                problems.append(f"{ref(i)}, column {task.name!r}: {_shown(raw.iloc[i])} is not a class "
                                 f"index in 0..{task.size - 1} or one of {list(task.labels)[:10]}")
         soft = [c for c in task.soft_columns if c in frame]
         if soft and len(soft) != task.size:
@@ -78,10 +83,11 @@ def _check_task(frame: pd.DataFrame, task: TaskSpec, ref, problems: list[str]) -
             full = some.all(1)
             bad_sum = full & ((np.abs(values.sum(1, where=some) - 1) > SOFT_TOLERANCE) | (values < 0).any(1))
             for i in np.flatnonzero(partial):
-                problems.append(f"{ref(i)}: soft label for {task.name!r} has some values missing")
+                problems.append(f"{ref(i)}, columns '{task.name}_soft_*': soft label for {task.name!r} has some "
+                                "values missing")
             for i in np.flatnonzero(bad_sum):
-                problems.append(f"{ref(i)}: soft label for {task.name!r} is not a probability vector "
-                                f"(sum {values[i].sum():.4f})")
+                problems.append(f"{ref(i)}, columns '{task.name}_soft_*': soft label for {task.name!r} is not a "
+                                f"probability vector (sum {values[i].sum():.4f})")
         return
     for col_name in task.columns:
         if col_name not in frame:
@@ -96,7 +102,7 @@ def _check_task(frame: pd.DataFrame, task: TaskSpec, ref, problems: list[str]) -
             bad = nonnum | (col.notna() & ((col < lo) | (col > hi) | ~np.isfinite(col)))
             why = f"must be a number in [{lo}, {hi}] or empty"
         for i in np.flatnonzero(bad):
-            problems.append(f"{ref(i)}, column {col_name!r}: {frame[col_name].iloc[i]!r} {why}")
+            problems.append(f"{ref(i)}, column {col_name!r}: {_shown(frame[col_name].iloc[i])} {why}")
         frame[col_name] = col
 
 

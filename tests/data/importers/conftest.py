@@ -16,7 +16,7 @@ def native(tmp_path):
 
     def make(db: str, images=()) -> Path:
         root = tmp_path / db
-        shutil.copytree(FIXTURES / db, root)
+        shutil.copytree(FIXTURES / db, root, dirs_exist_ok=True)
         for rel in images:
             path = root / rel
             path.parent.mkdir(parents=True, exist_ok=True)

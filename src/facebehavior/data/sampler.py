@@ -55,12 +55,19 @@ def group_label_sets(presence: dict[str, np.ndarray], databases: np.ndarray, spe
 
 
 def assign_batch_sizes(sets: list[LabelSet], total: int, world_size: int) -> None:
-    """Fill missing sizes ∝ set size (all sets exhausted together), divisible by the world size."""
+    """Fill missing sizes ∝ set size (all sets exhausted together), divisible by the world size.
+
+    A size given in the config is kept as written: one the ranks cannot share equally is an error,
+    not silently rounded."""
     n_total = sum(len(s.indices) for s in sets)
     for s in sets:
-        if not s.batch_size:
-            s.batch_size = max(1, round(total * len(s.indices) / n_total))
-        s.batch_size = max(world_size, s.batch_size - s.batch_size % world_size)
+        if s.batch_size:
+            if s.batch_size % world_size:
+                raise ConfigError(f"data.label_sets: set {s.name!r} has batch size {s.batch_size}, not divisible "
+                                  f"by the {world_size} ranks; use a multiple of {world_size}")
+            continue
+        derived = max(1, round(total * len(s.indices) / n_total))
+        s.batch_size = max(world_size, derived - derived % world_size)
 
 
 class HeteroBatchSampler(Sampler):

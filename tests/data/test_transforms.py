@@ -1,0 +1,83 @@
+"""Normalisation to [-1, 1], image decoding and batched augmentation."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from facebehavior.config import AugmentConfig
+from facebehavior.data.transforms import augment_batch, load_image, make_generator, to_model_input
+from facebehavior.errors import DataFormatError
+
+
+def _batch(b=4, size=32) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return to_model_input(torch.randint(0, 256, (b, 3, size, size), generator=g, dtype=torch.uint8))
+
+
+def test_to_model_input_maps_uint8_onto_minus_one_one():
+    x = torch.tensor([0, 127, 255], dtype=torch.uint8).view(1, 3, 1, 1)
+    out = to_model_input(x)
+    assert out.dtype == torch.float32
+    assert out.flatten().tolist() == pytest.approx([-1.0, 127 / 127.5 - 1, 1.0])
+    assert x.dtype == torch.uint8 and x.flatten().tolist() == [0, 127, 255]  # input left alone
+
+
+def test_augment_is_deterministic_for_the_same_generator_seed():
+    x = _batch()
+    cfg = AugmentConfig()
+    a = augment_batch(x, cfg, make_generator(7, 3))
+    b = augment_batch(x, cfg, make_generator(7, 3))
+    c = augment_batch(x, cfg, make_generator(7, 4))
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+
+
+def test_augment_keeps_shape_and_range():
+    x = _batch(b=5, size=24)
+    cfg = AugmentConfig(brightness=0.9, contrast=0.9, grayscale=True)
+    out = augment_batch(x, cfg, make_generator(0, 0))
+    assert out.shape == x.shape and out.dtype == torch.float32
+    assert out.min() >= -1 and out.max() <= 1
+    assert torch.allclose(out[:, 0], out[:, 1]) and torch.allclose(out[:, 1], out[:, 2])  # grayscale
+
+
+def test_disabled_augmentation_returns_the_input():
+    x = _batch()
+    assert augment_batch(x, AugmentConfig(enabled=False), make_generator(0, 0)) is x
+
+
+def test_zero_strength_augmentation_is_identity():
+    x = _batch()
+    cfg = AugmentConfig(flip=False, scale=[1.0, 1.0], rotate_deg=0.0, translate=0.0, brightness=0.0, contrast=0.0)
+    out = augment_batch(x, cfg, make_generator(1, 1))
+    assert torch.allclose(out, x, atol=1e-5)
+
+
+def test_flip_only_mirrors_some_images_horizontally():
+    x = _batch(b=16)
+    cfg = AugmentConfig(flip=True, scale=[1.0, 1.0], rotate_deg=0.0, translate=0.0, brightness=0.0, contrast=0.0)
+    out = augment_batch(x, cfg, make_generator(2, 0))
+    flipped = [torch.allclose(o, i.flip(-1), atol=1e-5) for o, i in zip(out, x)]
+    kept = [torch.allclose(o, i, atol=1e-5) for o, i in zip(out, x)]
+    assert all(f or k for f, k in zip(flipped, kept))
+    assert any(flipped) and any(kept)
+
+
+def test_load_image_decodes_and_resizes(tmp_path):
+    path = tmp_path / "face.png"
+    Image.fromarray(np.full((20, 30, 3), 200, np.uint8)).save(path)
+    img = load_image(path)
+    assert img.shape == (20, 30, 3) and img.dtype == np.uint8 and img.flags.writeable
+    assert load_image(path, 16).shape == (16, 16, 3)
+    Image.fromarray(np.full((8, 8), 50, np.uint8), mode="L").save(tmp_path / "gray.png")
+    assert load_image(tmp_path / "gray.png").shape == (8, 8, 3)
+
+
+def test_load_image_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"no image here")
+    with pytest.raises(DataFormatError, match="bad.jpg"):
+        load_image(bad)
+    with pytest.raises(DataFormatError, match="missing.png"):
+        load_image(tmp_path / "missing.png")

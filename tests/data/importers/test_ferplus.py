@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from facebehavior.data.importers import FERPLUS8, import_database
-from facebehavior.data.importers.ferplus import barsoum_majority, plurality
+from facebehavior.data.importers.ferplus import barsoum_majority_all, plurality_all
 from facebehavior.data.manifest import read_manifest
 from facebehavior.labels import EXPRESSIONS, TaskSpec, affect_tasks
 
@@ -70,9 +70,10 @@ def test_plurality_rule_leaves_ties_without_hard_label(native, tmp_path):
 
 
 def test_majority_helpers():
-    assert barsoum_majority(np.array([6, 0, 1, 1, 0, 0, 0, 0, 2, 0])) == 0
-    assert barsoum_majority(np.array([5, 5, 0, 0, 0, 0, 0, 0, 0, 0])) is None
-    assert plurality(np.array([1, 3, 3, 0, 0, 0, 0, 0])) is None
+    votes = np.array([[6, 0, 1, 1, 0, 0, 0, 0, 2, 0], [5, 5, 0, 0, 0, 0, 0, 0, 0, 0], [1, 1, 1, 0, 0, 0, 0, 0, 7, 0],
+                      [0, 2, 0, 0, 0, 0, 0, 0, 0, 0]])
+    assert barsoum_majority_all(votes).tolist() == [0, -1, -1, 1]  # row 3: unknown holds the majority
+    assert plurality_all(votes[:, :8]).tolist() == [0, -1, -1, 1]
 
 
 @pytest.mark.skipif(not (SHARED / "data" / "ferplus").is_dir(), reason="shared FER+ data not found at ../shared")

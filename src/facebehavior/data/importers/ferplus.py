@@ -51,21 +51,20 @@ CONTEMPT = FERPLUS8.index("contempt")
 _BOX = re.compile(r"^\(\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\)$")
 
 
-def barsoum_majority(votes: np.ndarray) -> int | None:
-    """Index (0..9) holding > 50% of the votes once single votes are removed, else None."""
+def barsoum_majority_all(votes: np.ndarray) -> np.ndarray:
+    """Per row of (N, 10) votes: the index holding > 50% of the votes once single votes are removed
+    (the reference reader's majority mode), or -1 when no emotion does. This rule cannot tie."""
     kept = np.where(votes > 1, votes, 0)
-    total = kept.sum()
-    if total == 0:
-        return None
-    top = int(np.argmax(kept))
-    return top if kept[top] > 0.5 * total else None
+    top = kept.argmax(1)
+    ok = kept[np.arange(len(kept)), top] > 0.5 * kept.sum(1)
+    return np.where(ok & (top < 8), top, -1)
 
 
-def plurality(emotion_votes: np.ndarray) -> int | None:
-    """Index (0..7) of the most-voted emotion, None when the top is tied."""
-    top = emotion_votes.max()
-    winners = np.flatnonzero(emotion_votes == top)
-    return int(winners[0]) if top > 0 and len(winners) == 1 else None
+def plurality_all(emotion_votes: np.ndarray) -> np.ndarray:
+    """Per row of (N, 8) emotion votes: the most-voted emotion, or -1 when the top is tied or empty."""
+    top = emotion_votes.max(1)
+    unique = (emotion_votes == top[:, None]).sum(1) == 1
+    return np.where(unique & (top > 0), emotion_votes.argmax(1), -1)
 
 
 class FerPlusImporter(Importer):
@@ -91,14 +90,12 @@ class FerPlusImporter(Importer):
         for folder in SPLIT_FOLDERS.keys() - present.keys():
             ctx.report.note(f"{folder}/label.csv not found: split {SPLIT_FOLDERS[folder]!r} is empty")
         ctx.report.note(f"hard label rule: {mode}")
-        rows: list[dict] = []
-        for folder, split in present.items():
-            rows += self._read_split(ctx, ctx.root / folder, split, mode)
-        return pd.DataFrame(rows)
+        frames = [self._read_split(ctx, ctx.root / folder, split, mode) for folder, split in present.items()]
+        return pd.concat(frames, ignore_index=True)
 
-    def _read_split(self, ctx: ImportContext, folder: Path, split: str, mode: str) -> list[dict]:
+    def _read_split(self, ctx: ImportContext, folder: Path, split: str, mode: str) -> pd.DataFrame:
         label_file = folder / "label.csv"
-        rows = []
+        names, boxes, votes, places = [], [], [], []
         with open(label_file, encoding="utf-8-sig", newline="") as handle:
             for number, fields in enumerate(csv.reader(handle), 1):
                 if not fields or fields == [""]:
@@ -112,48 +109,50 @@ class FerPlusImporter(Importer):
                                               "has none — is this the FERPlus label file?")
                     ctx.report.drop(f"malformed line: {parsed}", at)
                     continue
-                name, box, votes = parsed
-                row = self._labels(ctx, votes, mode, at)
-                if row is None or not ctx.keep_image(folder / name, at):
-                    continue
-                row.update(path=str(folder / name), split=split, box=format_box(*box), aligned=True)
-                rows.append(row)
-        return rows
+                names.append(parsed[0])
+                boxes.append(format_box(*parsed[1]))
+                votes.append(parsed[2])
+                places.append(at)
+        if not names:
+            return pd.DataFrame()
+        labels, keep = self._labels(ctx, np.array(votes), mode, places)
+        for i in np.flatnonzero(keep):
+            keep[i] = ctx.keep_image(folder / names[i], places[i])
+        frame = pd.DataFrame({"path": [str(folder / n) for n in names], "split": split, "box": boxes,
+                              "aligned": True, **labels})
+        return frame[keep]
 
-    def _labels(self, ctx: ImportContext, votes: np.ndarray, mode: str, at: str) -> dict | None:
-        emotion_votes = votes[:8]
-        if votes.sum() == 0:
-            ctx.report.drop("no votes", at)
-            return None
-        if votes[8:].max() > emotion_votes.max():
-            reason = "top vote is unknown" if votes[8] >= votes[9] else "top vote is NF (not a face)"
-            ctx.report.drop(reason, at)
-            return None
-        if mode == "barsoum":
-            hard = barsoum_majority(votes)
-            hard = hard if hard is not None and hard < 8 else None
-            if hard is None:
-                ctx.report.issue("no Barsoum majority (> 50% after removing single votes): hard labels null", at)
-        else:
-            hard = plurality(emotion_votes)
-            if hard is None:
-                ctx.report.issue("tied top vote: hard labels null", at)
-        row: dict = {"ferplus8": hard}
-        soft8 = emotion_votes / emotion_votes.sum()
-        row.update({f"ferplus8_soft_{n}": float(p) for n, p in zip(FERPLUS8, soft8)})
-        row["expr"] = TO_CANONICAL.get(hard) if hard is not None else None
-        if hard == CONTEMPT:
-            ctx.report.issue("majority is contempt: no canonical expression", at)
-        seven = np.delete(emotion_votes, CONTEMPT)
-        if seven.sum() > 0:
-            soft7 = np.zeros(len(EXPRESSIONS))
-            for i, p in enumerate(emotion_votes / seven.sum()):
-                if i != CONTEMPT:
-                    soft7[TO_CANONICAL[i]] = p
-            row.update({f"expr_soft_{n}": float(p) for n, p in zip(EXPRESSIONS, soft7)})
-        else:
-            ctx.report.issue("all emotion votes are contempt: no 7-class soft label", at)
-        return row
+    def _labels(self, ctx: ImportContext, votes: np.ndarray, mode: str, places: list[str]):
+        """Label columns for all rows (vectorised) and which rows the protocol keeps."""
+        emotion = votes[:, :8]
+        top_other = votes[:, 8:].max(1) > emotion.max(1)
+        no_votes = votes.sum(1) == 0
+        for i in np.flatnonzero(no_votes):
+            ctx.report.drop("no votes", places[i])
+        for i in np.flatnonzero(top_other & ~no_votes):
+            reason = "top vote is unknown" if votes[i, 8] >= votes[i, 9] else "top vote is NF (not a face)"
+            ctx.report.drop(reason, places[i])
+        keep = ~(no_votes | top_other)
+        hard = barsoum_majority_all(votes) if mode == "barsoum" else plurality_all(emotion)
+        reason = ("no Barsoum majority (> 50% after removing single votes): hard labels null" if mode == "barsoum"
+                  else "tied top vote: hard labels null")
+        for i in np.flatnonzero(keep & (hard < 0)):
+            ctx.report.issue(reason, places[i])
+        for i in np.flatnonzero(keep & (hard == CONTEMPT)):
+            ctx.report.issue("majority is contempt: no canonical expression", places[i])
+        total = np.maximum(emotion.sum(1, keepdims=True), 1)
+        columns: dict[str, object] = {"ferplus8": pd.array(np.where(hard >= 0, hard, None), dtype="Int64")}
+        columns.update({f"ferplus8_soft_{n}": emotion[:, j] / total[:, 0] for j, n in enumerate(FERPLUS8)})
+        canonical = np.array([TO_CANONICAL.get(int(h), -1) if h >= 0 else -1 for h in hard])
+        columns["expr"] = pd.array(np.where(canonical >= 0, canonical, None), dtype="Int64")
+        seven_total = emotion.sum(1) - emotion[:, CONTEMPT]
+        for i in np.flatnonzero(keep & (seven_total == 0)):
+            ctx.report.issue("all emotion votes are contempt: no 7-class soft label", places[i])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for j, name in enumerate(FERPLUS8):
+                if j != CONTEMPT:
+                    columns[f"expr_soft_{name}"] = np.where(seven_total > 0, emotion[:, j] / seven_total, np.nan)
+        return columns, keep
 
 
 def _parse_row(fields: list[str]) -> tuple[str, tuple[int, ...], np.ndarray] | str:

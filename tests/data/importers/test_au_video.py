@@ -1,0 +1,98 @@
+"""DISFA, BP4D, BP4D+ and GFT: AU occurrence coded per video frame."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from facebehavior.data.importers import import_database
+from facebehavior.data.importers.au_video import FERA2015_DEVEL, FERA2015_TRAIN
+from facebehavior.data.manifest import read_manifest
+from facebehavior.errors import ConfigError, DataFormatError
+from facebehavior.labels import affect_tasks
+
+
+def manifest(path):
+    frame = read_manifest(path, affect_tasks()).frame
+    return frame.assign(video=frame["video"].astype(str)).set_index(["video", "frame"])
+
+
+def test_disfa_intensity_threshold_and_missing_files(native, tmp_path):
+    images = [f"frames/SN001/{k:05d}.jpg" for k in (1, 2, 3)] + [f"frames/SN002/{k:05d}.jpg" for k in (1, 2)]
+    root = native("disfa", images)
+    report = import_database("disfa", root, tmp_path)
+    f = manifest(tmp_path / "disfa.csv")
+    assert (report.rows_read, report.rows_kept) == (5, 5)
+    assert (f.loc[("SN001", 2)].au1, f.loc[("SN001", 1)].au12, f.loc[("SN001", 3)].au12) == (1, 1, 1)
+    assert f.loc[("SN001", 1)].au1 == 0 and f.loc[("SN001", 2)].au12 == 0  # intensities 0 / 1 < 2
+    assert pd.isna(f.loc[("SN001", 2)].au4)
+    assert report.issues_where["malformed line 'frame,intensity' (0-5): AU null for that frame"][0] \
+        .endswith("SN001_au4.txt:2")
+    assert pd.isna(f.loc[("SN002", 1)].au2) and f.loc[("SN002", 1)].au1 == 1
+    assert report.issues["AU label file missing: AU null for the subject"] == 10
+    assert f.groupby("subject")["split"].nunique().eq(1).all()
+    import_database("disfa", root, tmp_path / "t4", threshold=4)
+    assert manifest(tmp_path / "t4" / "disfa.csv").loc[("SN001", 2)].au1 == 0
+
+
+BP4D_IMAGES = [f"F001/T1/{k}.jpg" for k in (2440, 2441, 2442, 2444)] + ["F002/T1/0010.jpg", "F002/T1/0011.jpg",
+                                                                         "F003/T8/0001.jpg"]
+
+
+def test_bp4d_codes_partition_and_malformed_lines(native, tmp_path):
+    report = import_database("bp4d", native("bp4d", BP4D_IMAGES), tmp_path)
+    f = manifest(tmp_path / "bp4d.csv")
+    assert (report.rows_read, report.rows_kept) == (10, 7)
+    assert report.dropped["subject not in the FERA 2015 partition"] == 2
+    assert report.dropped_where["malformed line: 3 fields, header has 28"][0].endswith("F001_T1.csv:5")
+    row = f.loc[("F001_T1", 2440)]
+    assert (row.au1, row.au2, row.au12, row.au23) == (1, 0, 1, 0)
+    assert pd.isna(f.loc[("F001_T1", 2441)].au4) and report.issues["AU code 9 (unknown): null"] == 1
+    assert pd.isna(f.loc[("F001_T1", 2442)].au6)
+    assert "au5" not in f and "au25" not in f  # not FERA 2015 AUs
+    assert set(f.loc["F002_T1", "split"]) == {"test"}
+    assert set(f.loc["F003_T8", "split"]) <= {"train", "val"}
+    assert len(FERA2015_TRAIN) == 21 and len(FERA2015_DEVEL) == 20
+
+
+def test_bp4d_missing_frames_fail_with_the_path_tried(native, tmp_path):
+    with pytest.raises(DataFormatError, match=r"F001/T1/2440\.jpg"):
+        import_database("bp4d", native("bp4d"), tmp_path)
+
+
+def test_bp4d_plus_partitions_and_views(native, tmp_path):
+    images = ["Train/F001/T1/0001.jpg", "Train/F001/T1/0002.jpg", "Train/M005/T2/0007.jpg",
+              "Validation/F082/T1/0003.jpg"]
+    root = native("bp4d_plus", images)
+    report = import_database("bp4d_plus", root, tmp_path)
+    f = manifest(tmp_path / "bp4d_plus.csv")
+    assert (report.rows_read, report.rows_kept) == (5, 4)
+    assert report.dropped == {"no valid label": 1}
+    assert set(f.loc["F082_T1", "split"]) == {"test"} and f.loc[("F082_T1", 3)].au17 == 1
+    assert "au2" not in f
+    with pytest.raises(ConfigError, match="view"):
+        import_database("bp4d_plus", root, tmp_path / "v", views="1,2")
+
+
+GFT_IMAGES = ["frames/001A/00001.jpg", "frames/001A/00003.jpg", "frames/002B/00001.jpg"]
+
+
+def test_gft_is_test_only_unless_split_file(native, tmp_path):
+    root = native("gft", GFT_IMAGES)
+    report = import_database("gft", root, tmp_path)
+    f = manifest(tmp_path / "gft.csv")
+    assert (report.rows_read, report.rows_kept) == (4, 3) and set(f["split"]) == {"test"}
+    assert f.loc[("001A", 1)].au12 == 1 and f.loc[("001A", 3)].au24 == 1
+    split_file = tmp_path / "gft_split.txt"
+    split_file.write_text("# official lists\n001A train\n")
+    report = import_database("gft", root, tmp_path / "s", split_file=split_file)
+    f = manifest(tmp_path / "s" / "gft.csv")
+    assert set(f["split"]) == {"train"}
+    assert report.dropped["subject not listed in --split-file"] == 1
+    split_file.write_text("001A training\n")
+    with pytest.raises(DataFormatError, match="gft_split.txt:1"):
+        import_database("gft", root, tmp_path / "bad", split_file=split_file)
+
+
+def test_bad_image_pattern_is_a_config_error(native, tmp_path):
+    with pytest.raises(ConfigError, match="image_pattern"):
+        import_database("gft", native("gft", GFT_IMAGES), tmp_path, image_pattern="{person}/{frame}.jpg")

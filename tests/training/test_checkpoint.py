@@ -1,0 +1,164 @@
+"""Checkpoints: safetensors + meta.json round trip, atomic replace, and refusal of unsafe or corrupt files."""
+
+import json
+
+import pytest
+import torch
+
+from facebehavior.config import load_config
+from facebehavior.errors import CheckpointError
+from facebehavior.models import build_model
+from facebehavior.training.checkpoint import (
+    FORMAT,
+    CheckpointMeta,
+    load_model,
+    load_train_state,
+    load_weights,
+    read_meta,
+    save_checkpoint,
+)
+
+CONFIG = {
+    "name": "ckpt",
+    "tasks": [{"name": "expr", "kind": "multiclass", "labels": "@expressions"},
+              {"name": "au", "kind": "multilabel", "labels": "@aus"}],
+    "model": {"backbone": "fbn", "preset": "tiny", "widths": [4, 8], "depths": [1, 1]},
+}
+
+
+class _Evil:
+    """Unpickling this would run code: it creates a file named by `marker`."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def _model_and_meta(seed: int = 0):
+    cfg = load_config(base=CONFIG)
+    torch.manual_seed(seed)
+    model = build_model(cfg.model, cfg.task_specs())
+    meta = CheckpointMeta(config=cfg.to_dict(), tasks=[{"name": "expr"}, {"name": "au"}], trained_tasks=["expr", "au"],
+                          epoch=3, global_step=42, thresholds={"au": [0.5] * 17}, scores={"db": {"f1": 0.7}},
+                          best_score=0.7)
+    return model, meta
+
+
+def _state_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model, meta = _model_and_meta()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.zeros(2, 3, 16, 16))["expr"].sum().backward()
+    optimizer.step()
+    state = {"optimizer": optimizer.state_dict(), "epoch": 3, "step_in_epoch": 5, "global_step": 42,
+             "best_score": float("nan")}
+    path = save_checkpoint(tmp_path / "checkpoints" / "last", model, meta, state)
+    return path, model, meta
+
+
+def test_round_trip_weights_and_meta(saved):
+    path, model, meta = saved
+    assert sorted(p.name for p in path.iterdir()) == ["meta.json", "model.safetensors", "train_state.pt"]
+    back = read_meta(path)
+    assert back == meta
+    assert back.format == FORMAT and back.thresholds["au"] == [0.5] * 17 and back.global_step == 42
+    other, _ = _model_and_meta(seed=1)
+    assert not _state_equal(model, other)
+    load_weights(path, other)
+    assert _state_equal(model, other)
+    load_weights(path / "model.safetensors", other)  # the weights file itself is accepted too
+
+
+def test_load_model_rebuilds_the_network_from_the_saved_config(saved):
+    path, model, _ = saved
+    rebuilt, meta, cfg = load_model(path)
+    assert not rebuilt.training and cfg.name == "ckpt" and meta.epoch == 3
+    assert _state_equal(model, rebuilt)
+
+
+def test_train_state_round_trip_with_weights_only(saved):
+    path, _, _ = saved
+    state = load_train_state(path)
+    assert state["global_step"] == 42 and state["step_in_epoch"] == 5
+    assert state["best_score"] != state["best_score"]  # NaN survives
+    assert state["optimizer"]["param_groups"][0]["momentum"] == 0.9
+
+
+def test_saving_again_replaces_the_folder_atomically(saved):
+    path, model, meta = saved
+    meta.global_step = 99
+    save_checkpoint(path, model, meta)  # no train_state this time
+    assert read_meta(path).global_step == 99
+    assert not (path / "train_state.pt").exists()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last"]  # no .tmp / .old left behind
+    with pytest.raises(CheckpointError, match="train_state.pt is missing"):
+        load_train_state(path)
+
+
+def test_not_a_checkpoint_folder(tmp_path):
+    with pytest.raises(CheckpointError, match=str(tmp_path / "nothing")):
+        read_meta(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="not a checkpoint folder"):
+        load_weights(tmp_path / "empty", torch.nn.Linear(1, 1))
+
+
+def test_corrupt_safetensors_names_the_file(saved):
+    path, model, _ = saved
+    (path / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{garbage")
+    with pytest.raises(CheckpointError, match=f"{path}/model.safetensors is corrupt"):
+        load_weights(path, model)
+    (path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=str(path)):
+        load_weights(path, model)
+
+
+def test_weights_of_another_architecture_are_refused(saved):
+    path, _, _ = saved
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_weights(path, torch.nn.Linear(3, 3))
+
+
+def test_missing_or_corrupt_meta(saved):
+    path, _, _ = saved
+    meta_file = path / "meta.json"
+    text = meta_file.read_text()
+    meta_file.write_text("{not json")
+    with pytest.raises(CheckpointError, match="meta.json is corrupt"):
+        read_meta(path)
+    data = json.loads(text)
+    data["surprise_field"] = 1
+    meta_file.write_text(json.dumps(data))
+    with pytest.raises(CheckpointError, match=str(path)):
+        read_meta(path)
+    data = json.loads(text)
+    data["format"] = "someone-else-1"
+    meta_file.write_text(json.dumps(data))
+    with pytest.raises(CheckpointError, match="someone-else-1"):
+        read_meta(path)
+    meta_file.unlink()
+    with pytest.raises(CheckpointError, match=f"{path}: meta.json is missing"):
+        read_meta(path)
+
+
+def test_garbage_train_state_names_the_file(saved):
+    path, _, _ = saved
+    (path / "train_state.pt").write_bytes(b"this is not a torch archive")
+    with pytest.raises(CheckpointError, match=f"{path}/train_state.pt cannot be read safely"):
+        load_train_state(path)
+
+
+def test_pickled_objects_in_train_state_are_refused_and_never_run(saved, tmp_path):
+    path, _, _ = saved
+    marker = tmp_path / "pwned"
+    torch.save({"epoch": 1, "payload": _Evil(marker)}, path / "train_state.pt")
+    with pytest.raises(CheckpointError, match="train_state.pt cannot be read safely"):
+        load_train_state(path)
+    assert not marker.exists()

@@ -1,0 +1,199 @@
+"""The parts of the face that action units move: brows, eyes, nose, mouth and chin.
+
+Each AU's geometric effect follows its FACS description (see docs/synthface.md for the table).
+Magnitudes are in canonical units at intensity 1 (one unit ≈ 26 px at 64×64); the "subtle"
+AUs (7, 14, 23, 24) have deliberately small effects, as in real data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facebehavior.data.synthface.canvas import Canvas, bezier, mix, shade, thick_curve
+from facebehavior.data.synthface.params import FaceParams
+
+LASH = (35, 25, 25)
+SCLERA = (238, 236, 230)
+MOUTH_INSIDE = (70, 25, 30)
+TEETH = (235, 230, 220)
+_T_EYE = np.linspace(-1.0, 1.0, 13)
+_T_MOUTH = np.linspace(-1.0, 1.0, 17)
+_BROW_TAPER = np.linspace(1.15, 0.55, 9)
+
+
+FAINT = 0.05                  # a fold lighter than this blend is invisible after downsampling
+
+
+def _wrinkle(cv: Canvas, p: FaceParams, strength: float, points, width: float = 0.014,
+             depth: float = 0.5) -> None:
+    """A skin fold whose darkness grows with `strength`; `points` is called only if it shows."""
+    if strength > FAINT:
+        cv.line(points(), mix(p.shape.skin, shade(p.shape.skin, 0.45), strength), width, depth)
+
+
+def draw_brows(cv: Canvas, p: FaceParams) -> None:
+    """AU1 raises the inner ends, AU2 the outer ends, AU4 lowers and knits the brows."""
+    f = p.shape
+    a1, a2, a4 = p.au(1), p.au(2), p.au(4)
+    color = mix(f.hair_color, (20, 15, 10), 0.35)
+    thickness = f.brow_thick * _BROW_TAPER * (1.0 + 0.15 * a4)
+    for side in (-1.0, 1.0):
+        inner = (side * (0.09 - 0.035 * a4), f.brow_y + 0.01 - 0.11 * a1 + 0.08 * a4)
+        mid = (side * (0.25 - 0.015 * a4), f.brow_y - f.brow_arch - 0.045 * a1 - 0.06 * a2 + 0.05 * a4)
+        outer = (side * 0.45, f.brow_y + 0.03 - 0.10 * a2 + 0.03 * a4)
+        cv.polygon(thick_curve(bezier(inner, mid, outer), thickness), color, depth=0.45)
+    for dy in (0.17, 0.26):  # horizontal forehead lines: central for AU1, lateral for AU2
+        y = f.brow_y - dy
+        _wrinkle(cv, p, 0.55 * a1 + 0.15 * f.age, lambda: bezier((-0.16, y), (0.0, y - 0.015), (0.16, y), 5))
+        for side in (-1.0, 1.0):
+            _wrinkle(cv, p, 0.5 * a2 + 0.15 * f.age,
+                     lambda: bezier((side * 0.2, y - 0.01), (side * 0.32, y - 0.02), (side * 0.44, y), 5))
+    for side in (-1.0, 1.0):  # vertical glabella lines of the knitted brow
+        _wrinkle(cv, p, 0.75 * a4, lambda: [(side * 0.035, f.brow_y - 0.07), (side * 0.045, f.brow_y + 0.05)],
+                 0.016)
+
+
+def _eye_curves(p: FaceParams, side: float):
+    f = p.shape
+    a5, a6, a7 = p.au(5), p.au(6), p.au(7)
+    t = _T_EYE  # -1 = inner corner, +1 = outer corner
+    xs = side * (f.eye_dx + f.eye_w * t)
+    tilt = f.eye_y - 0.012 * t
+    up = f.eye_h * (1.0 + 1.0 * a5 - 0.25 * a7 - 0.15 * a6)
+    low = f.eye_h * (0.75 - 0.45 * a7 - 0.30 * a6)
+    upper = tilt - up * (1.0 - t * t) ** 0.7
+    lower = tilt + low * (1.0 - t * t) ** 0.9
+    crease = tilt - f.eye_h * (1.0 - t * t) ** 0.7 - 0.045
+    return xs, upper, lower, crease
+
+
+def draw_eyes(cv: Canvas, p: FaceParams) -> None:
+    """AU5 raises the upper lid; AU6 lifts the cheek (fold under the eye, crow's feet, lower
+    lid up); AU7 tightens the lids (lower lid raised and straightened, a little narrower)."""
+    f = p.shape
+    a6, a7 = p.au(6), p.au(7)
+    for side in (-1.0, 1.0):
+        xs, upper, lower, crease = _eye_curves(p, side)
+        ex, ey = side * f.eye_dx, f.eye_y
+        cv.polygon(np.vstack((np.column_stack((xs, upper)), np.column_stack((xs, lower))[::-1])), SCLERA, 0.5)
+        r = f.eye_h * 1.1
+        cv.ellipse(ex, ey - 0.004, r, r, f.iris, 0.5)
+        cv.ellipse(ex, ey - 0.004, 0.45 * r, 0.45 * r, (15, 10, 10), 0.5)
+        # skin lids drawn over the iris clip it to the opening
+        pad = side * 0.03
+        top = np.vstack((np.column_stack((xs, upper)), [(xs[-1] + pad, ey - 0.2), (xs[0] - pad, ey - 0.2)]))
+        bottom = np.vstack((np.column_stack((xs, lower)), [(xs[-1] + pad, ey + 0.16), (xs[0] - pad, ey + 0.16)]))
+        cv.polygon(top, f.skin, 0.5)
+        cv.polygon(bottom, f.skin, 0.5)
+        inner = slice(2, -2)
+        cv.line(np.column_stack((xs[inner], crease[inner])), shade(f.skin, 0.8), 0.012, 0.5)
+        cv.line(np.column_stack((xs, upper)), LASH, 0.024, 0.5)
+        cv.line(np.column_stack((xs, lower)), mix(f.skin, LASH, 0.35 + 0.3 * a7), 0.012 + 0.01 * a7, 0.5)
+        # AU6: the raised cheek folds under the eye and wrinkles the outer corner
+        fold_y = ey + 0.15 - 0.05 * a6
+        _wrinkle(cv, p, 0.6 * a6 + 0.15 * f.age, lambda: bezier(
+            (ex - side * 0.1, fold_y - 0.02), (ex + side * 0.03, fold_y + 0.01), (ex + side * 0.17, fold_y - 0.04), 7),
+            0.018)
+        cx, reach = ex + side * (f.eye_w + 0.03), 0.02 + 0.07 * a6
+        _wrinkle(cv, p, 0.65 * a6, lambda: [  # crow's feet: three rays from the outer corner
+            (cx + side * reach * 0.9, ey - reach * 0.43), (cx, ey), (cx + side * reach, ey), (cx, ey),
+            (cx + side * reach * 0.9, ey + reach * 0.43)], 0.012)
+
+
+def draw_nose(cv: Canvas, p: FaceParams) -> None:
+    """AU9 wrinkles the bridge and lifts and widens the nostrils."""
+    f = p.shape
+    a9 = p.au(9)
+    ny, nw = f.nose_y - 0.035 * a9, f.nose_w * (1.0 + 0.25 * a9)
+    for side in (-1.0, 1.0):
+        cv.line([(side * 0.055, f.eye_y + 0.04), (side * 0.065, ny - 0.09)], shade(f.skin, 0.85), 0.018, 0.8)
+    base = [(-nw, ny - 0.03), (-0.9 * nw, ny + 0.02), (-0.03, ny + 0.035), (0.0, ny + 0.025),
+            (0.03, ny + 0.035), (0.9 * nw, ny + 0.02), (nw, ny - 0.03)]
+    cv.line(base, shade(f.skin, 0.65), 0.018, 1.0)
+    for side in (-1.0, 1.0):
+        cv.ellipse(side * 0.045 * (1 + 0.2 * a9), ny + 0.008, 0.024 * (1 + 0.35 * a9), 0.012 * (1 + 0.3 * a9),
+                   shade(f.skin, 0.35), 0.95)
+    for k in range(3):
+        y = f.eye_y + 0.05 + 0.05 * k
+        _wrinkle(cv, p, 0.75 * a9, lambda: [(-0.07, y + 0.01), (0.0, y), (0.07, y + 0.01)], 0.014, 0.8)
+    for side in (-1.0, 1.0):
+        _wrinkle(cv, p, 0.6 * a9, lambda: [(side * 0.08, ny - 0.13), (side * 0.12, ny - 0.07)], 0.014, 0.8)
+
+
+def mouth_curves(p: FaceParams):
+    """x and the four lip contours (upper outer, upper inner, lower inner, lower outer)."""
+    f = p.shape
+    a = {n: p.au(n) for n in (10, 12, 14, 15, 17, 20, 23, 24, 25, 26)}
+    width = f.mouth_w * (1.0 + 0.22 * a[20] + 0.14 * a[12] - 0.10 * a[23] - 0.08 * a[14] - 0.06 * a[24])
+    corner = -0.085 * a[12] + 0.075 * a[15] - 0.012 * a[14] + 0.012 * a[20]  # + = down
+    gap = 0.035 * a[25] + 0.13 * a[26]
+    t = _T_MOUTH
+    bump = 1.0 - t * t
+    centre = f.mouth_y + corner * np.abs(t) ** 2.2 - 0.03 * a[17] * bump
+    upper_in = centre - 0.5 * gap * bump ** 0.7 - 0.045 * a[10] * bump ** 1.5
+    lower_in = centre + 0.5 * gap * bump ** 0.7
+    t_up = f.lip_up * (1.0 - 0.45 * a[23] - 0.55 * a[24])
+    t_low = f.lip_low * (1.0 - 0.40 * a[23] - 0.50 * a[24] + 0.15 * a[17])
+    upper_out = upper_in - t_up * bump ** 0.5 * (1.0 - 0.3 * np.exp(-(t / 0.12) ** 2))
+    lower_out = lower_in + t_low * bump ** 0.5
+    return width * t, upper_out, upper_in, lower_in, lower_out
+
+
+def _pts(x, y):
+    return np.column_stack((x, y))
+
+
+def draw_mouth(cv: Canvas, p: FaceParams, lip_color) -> None:
+    """AU10 raises the upper lip, 12 pulls the corners up, 14 dimples, 15 pulls the corners
+    down, 17 pushes the chin and lower lip up, 20 stretches, 23 tightens, 24 presses,
+    25 parts the lips, 26 drops the jaw."""
+    f = p.shape
+    x, up_out, up_in, low_in, low_out = mouth_curves(p)
+    _draw_folds(cv, p, x, up_in)
+    if np.any(low_in - up_in > 1e-3):
+        cv.polygon(np.vstack((_pts(x, up_in), _pts(x, low_in)[::-1])), MOUTH_INSIDE, 0.6)
+        teeth = slice(3, -3)
+        bottom = np.minimum(up_in + 0.035, low_in)
+        cv.polygon(np.vstack((_pts(x[teeth], up_in[teeth]), _pts(x[teeth], bottom[teeth])[::-1])), TEETH, 0.6)
+    else:
+        cv.line(_pts(x, up_in), mix(lip_color, LASH, 0.5 + 0.3 * p.au(24)), 0.012 * (1 + p.au(24)), 0.6)
+    cv.polygon(np.vstack((_pts(x, up_out), _pts(x, up_in)[::-1])), lip_color, 0.6)
+    cv.polygon(np.vstack((_pts(x, low_in), _pts(x, low_out)[::-1])), lip_color, 0.6)
+    cv.line(_pts(x[4:-4], low_out[4:-4] + 0.012), shade(f.skin, 0.82), 0.014, 0.6)
+    _draw_press_and_chin(cv, p, x, up_out, low_out)
+    if p.wear.beard in ("mustache", "full"):
+        band = slice(1, -1)
+        beard = mix(p.shape.hair_color, p.shape.skin, 0.2)
+        cv.polygon(np.vstack((_pts(1.15 * x[band], up_out[band] - 0.065), _pts(1.15 * x[band], up_out[band] - 0.004)[::-1])),
+                   beard, 0.65)
+
+
+def _draw_folds(cv: Canvas, p: FaceParams, x, up_in) -> None:
+    """Nasolabial folds deepen with AU12 (and AU10); dimples (AU14) sit by the corners."""
+    f = p.shape
+    a10, a12, a14 = p.au(10), p.au(12), p.au(14)
+    corner_x, corner_y = x[-1], up_in[-1]
+    for side in (-1.0, 1.0):
+        _wrinkle(cv, p, 0.6 * a12 + 0.45 * a10 + 0.2 * f.age, lambda: bezier(
+            (side * (f.nose_w + 0.035), f.nose_y - 0.02 * a10),
+            (side * (corner_x + 0.06 + 0.03 * a12), 0.5 * (f.nose_y + corner_y) + 0.01),
+            (side * (corner_x + 0.05), corner_y + 0.07), 7), 0.018, 0.6)
+        if 0.8 * a14 > FAINT:
+            cv.ellipse(side * (corner_x + 0.03), corner_y - 0.005, 0.013, 0.026,
+                       mix(f.skin, shade(f.skin, 0.45), 0.8 * a14), 0.6)
+
+
+def _draw_press_and_chin(cv: Canvas, p: FaceParams, x, up_out, low_out) -> None:
+    """AU24 bulges the skin above and below the pressed lips; AU17 creases and dimples the chin."""
+    f = p.shape
+    a17, a24 = p.au(17), p.au(24)
+    mid = slice(5, -5)
+    _wrinkle(cv, p, 0.45 * a24, lambda: _pts(x[mid], up_out[mid] - 0.03), 0.014, 0.6)
+    _wrinkle(cv, p, 0.45 * a24, lambda: _pts(x[mid], low_out[mid] + 0.035), 0.014, 0.6)
+    low_y = float(low_out[len(low_out) // 2])
+    _wrinkle(cv, p, 0.65 * a17, lambda: bezier(
+        (-0.13, low_y + 0.085), (0.0, low_y + 0.06 - 0.02 * a17), (0.13, low_y + 0.085), 7), 0.016, 0.5)
+    chin = f.chin + 0.11 * p.au(26)
+    for dx, dy in ((-0.05, 0.17), (0.05, 0.17), (-0.02, 0.11), (0.03, 0.12)):
+        if 0.6 * a17 > FAINT:
+            cv.ellipse(dx, chin - dy, 0.014, 0.011, mix(f.skin, shade(f.skin, 0.5), 0.6 * a17), 0.4)

@@ -1,0 +1,182 @@
+"""`generate_preset`: render a preset's databases to PNG images, manifests and `preset.json`.
+
+Layout under OUT: ``<database>/images/<index>.png``, ``<database>/manifest.csv`` (labels only,
+null where a database does not annotate), ``<database>/truth.csv`` (the full ground truth:
+latent expression, AU intensities, VA, attributes, nuisance) and ``preset.json``. The JSON is
+written last, so an interrupted run is never mistaken for a finished one.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from facebehavior.data.manifest import read_manifest, write_manifest
+from facebehavior.data.synthface import affect as affect_process
+from facebehavior.data.synthface.params import SYNTH_ATTRIBUTES
+from facebehavior.data.synthface.presets import DatabaseSpec, preset_databases
+from facebehavior.data.synthface.render import MAX_SIZE, MIN_SIZE
+from facebehavior.data.synthface.worker import render_chunk
+from facebehavior.errors import ConfigError, FaceBehaviorError
+from facebehavior.labels import AU_NAMES, EXPRESSIONS, TaskSpec, affect_tasks
+
+SYNTHFACE_VERSION = "1.0"
+CHUNK = 200                   # images per worker job
+PRESET_FILE = "preset.json"
+
+
+def task_specs(spec: DatabaseSpec) -> list[TaskSpec]:
+    """The task declarations a database's manifest is read with."""
+    if spec.role == "identity":
+        ids = spec.subjects["train"]
+        return [TaskSpec("identity", "multiclass", tuple(f"id{i}" for i in range(ids))),
+                TaskSpec("attributes", "multilabel", SYNTH_ATTRIBUTES)]
+    tasks = affect_tasks()
+    if spec.role == "compound":
+        tasks.append(TaskSpec("compound", "multiclass", affect_process.COMPOUND_CLASSES))
+    return tasks
+
+
+def _task_labels(spec: DatabaseSpec) -> dict:
+    named = {"expr": "@expressions", "au": "@aus", "va": "@va", "attributes": list(SYNTH_ATTRIBUTES),
+             "compound": list(affect_process.COMPOUND_CLASSES),
+             "identity": {"count": spec.subjects.get("train", 0), "prefix": "id"}}
+    kinds = {"expr": "multiclass", "au": "multilabel", "va": "regression", "attributes": "multilabel",
+             "compound": "multiclass", "identity": "multiclass"}
+    return {t: {"kind": kinds[t], "labels": named[t]} for t in spec.tasks}
+
+
+def _describe(spec: DatabaseSpec) -> dict:
+    return {
+        "name": spec.name, "role": spec.role, "mirrors": spec.mirrors, "tasks": list(spec.tasks),
+        "task_specs": _task_labels(spec), "metrics": dict(spec.metrics),
+        "au_subset": [f"au{a}" for a in spec.au_subset] if spec.au_subset else
+        (list(AU_NAMES) if "au" in spec.tasks else None),
+        "sizes": dict(spec.sizes), "subjects": dict(spec.subjects),
+        "manifest": f"{spec.name}/manifest.csv", "truth": f"{spec.name}/truth.csv",
+        "expression_prior": dict(zip(EXPRESSIONS, (round(p, 4) for p in spec.prior))),
+        "test_expression_prior": dict(zip(EXPRESSIONS, (round(p, 4) for p in spec.test_prior)))
+        if spec.test_prior else None,
+        "nuisance": spec.nuisance.describe(), "note": spec.note,
+    }
+
+
+def preset_key(name: str, size: int, seed: int, scale: float) -> dict:
+    """What must match for an existing output to be reused."""
+    return {"preset": name, "size": int(size), "seed": int(seed), "scale": float(scale),
+            "version": SYNTHFACE_VERSION}
+
+
+def read_preset(path: str | Path) -> dict:
+    """The preset description (`preset.json`, or a folder holding it)."""
+    path = Path(path)
+    path = path / PRESET_FILE if path.is_dir() else path
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FaceBehaviorError(f"{path}: cannot read the SynthFace preset description ({exc}); "
+                                "generate it with `facebehavior synth`") from exc
+
+
+def cached_preset(name: str, out: str | Path, size: int = 64, seed: int = 0, scale: float = 1.0) -> Path | None:
+    """`OUT/preset.json` if it was generated with the same preset, size, seed, scale and version."""
+    path = Path(out) / PRESET_FILE
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    same = all(meta.get(k) == v for k, v in preset_key(name, size, seed, scale).items())
+    manifests = all((Path(out) / db["manifest"]).is_file() for db in meta.get("databases", []))
+    return path if same and manifests else None
+
+
+def preset_total(name: str, scale: float = 1.0) -> int:
+    return sum(sum(db.sizes.values()) for db in preset_databases(name, scale))
+
+
+def _jobs(specs: list[DatabaseSpec], seed: int, size: int, out: Path) -> list[tuple]:
+    jobs = []
+    for spec in specs:
+        total = sum(spec.sizes.values())
+        jobs += [(spec, seed, size, str(out / spec.name), i, min(i + CHUNK, total)) for i in range(0, total, CHUNK)]
+    return jobs
+
+
+def _run(jobs: list[tuple], workers: int, progress: Callable[[int], None] | None):
+    if workers <= 1 or len(jobs) == 1:
+        results = map(render_chunk, jobs)
+        for result in results:
+            if progress:
+                progress(len(result[1]))
+            yield result
+        return
+    # spawn: safe even when the caller has threads (e.g. torch) running
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        for result in pool.imap_unordered(render_chunk, jobs):
+            if progress:
+                progress(len(result[1]))
+            yield result
+
+
+def _clear_previous(out: Path, specs: list[DatabaseSpec]) -> None:
+    """Remove an earlier generation's preset.json and image folders (ours only)."""
+    previous = out / PRESET_FILE
+    if previous.is_file():
+        names = {db["name"] for db in read_preset(previous).get("databases", [])} | {s.name for s in specs}
+        previous.unlink()
+        for name in names:
+            if (out / name / "images").is_dir():
+                shutil.rmtree(out / name / "images")
+
+
+def generate_preset(name: str, out: str | Path, size: int = 64, seed: int = 0, scale: float = 1.0,
+                    workers: int | None = None, force: bool = False,
+                    progress: Callable[[int], None] | None = None) -> Path:
+    """Generate (or reuse) a SynthFace preset under `out`; return the path of `preset.json`.
+
+    `progress` is called with the number of images finished after every chunk.
+    """
+    if not MIN_SIZE <= int(size) <= MAX_SIZE:
+        raise ConfigError(f"SynthFace image size {size} is outside {MIN_SIZE}..{MAX_SIZE}")
+    out = Path(out)
+    specs = preset_databases(name, scale)
+    cached = None if force else cached_preset(name, out, size, seed, scale)
+    if cached:
+        return cached
+    out.mkdir(parents=True, exist_ok=True)
+    _clear_previous(out, specs)
+    workers = workers or len(os.sched_getaffinity(0))
+    rows: dict[str, list] = {s.name: [] for s in specs}
+    truths: dict[str, list] = {s.name: [] for s in specs}
+    for db, r, t in _run(_jobs(specs, seed, int(size), out), workers, progress):
+        rows[db] += r
+        truths[db] += t
+    for spec in specs:
+        manifest = out / spec.name / "manifest.csv"
+        write_manifest(_frame(rows[spec.name]), manifest)
+        write_manifest(_frame(truths[spec.name]), out / spec.name / "truth.csv")
+        read_manifest(manifest, task_specs(spec))  # our own output must validate
+    meta = {**preset_key(name, size, seed, scale), "generator": "synthface",
+            "au_table": affect_process.AU_TABLE, "compound_table": affect_process.COMPOUND_TABLE,
+            "spurious_rate": affect_process.SPURIOUS_RATE, "va_centroids": affect_process.VA_CENTROIDS,
+            "va_spread": affect_process.VA_SPREAD, "compound_classes": list(affect_process.COMPOUND_CLASSES),
+            "attributes": list(SYNTH_ATTRIBUTES), "databases": [_describe(s) for s in specs]}
+    tmp = out / (PRESET_FILE + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    tmp.replace(out / PRESET_FILE)
+    return out / PRESET_FILE
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows).sort_values("path", kind="stable").reset_index(drop=True)
+    integer = ("expr", "compound", "identity", *AU_NAMES, *SYNTH_ATTRIBUTES)
+    # integer labels with nulls stay integers in the CSV ("1", not "1.0")
+    return frame.astype({c: "Int64" for c in frame.columns if c in integer})

@@ -52,7 +52,7 @@ def evaluate_run(checkpoint, cfg=None, manifests: list[str] | None = None, split
     written = write_report(results, out, f"{saved_cfg.name}: {split} split", extra)
     if plots:
         _figures(results, confusion, preds, labels, tasks, table.databases, out, run_dir)
-    return written["report"] if isinstance(written, dict) and "report" in written else out / "report.md"
+    return written["markdown"]
 
 
 def _figures(results, confusion, preds, labels, tasks, databases, out: Path, run_dir: Path) -> None:
@@ -64,7 +64,7 @@ def _figures(results, confusion, preds, labels, tasks, databases, out: Path, run
         plots.plot_training_curves(log, fig_dir / "training_curves.png")
     for db, per_task in confusion.items():
         for task, cm in per_task.items():
-            if db != "all":
+            if db != "all" and "matrix" in cm:  # huge class sets (identities) store only a reason
                 plots.plot_confusion(np.asarray(cm["matrix"]), cm["labels"], fig_dir / f"confusion_{db}_{task}.png",
                                      title=f"{db} {task}")
     for t in tasks:

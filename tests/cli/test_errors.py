@@ -1,0 +1,96 @@
+"""User mistakes end with exit code 2 and one `error:` line, never a traceback."""
+
+import pandas as pd
+import pytest
+import yaml
+
+from facebehavior.cli.main import main
+
+TASKS = [{"name": "expr", "kind": "multiclass", "labels": "@expressions"},
+         {"name": "au", "kind": "multilabel", "labels": "@aus"}]
+
+
+def _fails_cleanly(capsys, argv: list[str], *needles: str) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    for needle in needles:
+        assert needle in err
+    return err
+
+
+def _config(tmp_path, **extra) -> str:
+    data = {"name": "t", "out_dir": str(tmp_path / "run"), "tasks": TASKS, **extra}
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_missing_config_file(tmp_path, capsys):
+    _fails_cleanly(capsys, ["train", "--config", str(tmp_path / "nope.yaml")], "nope.yaml", "does not exist")
+
+
+def test_unknown_config_key(tmp_path, capsys):
+    path = _config(tmp_path, train={"lrr": 0.1})
+    _fails_cleanly(capsys, ["train", "--config", path], "train: unknown key(s) ['lrr']", "valid keys")
+
+
+def test_bad_override(tmp_path, capsys):
+    path = _config(tmp_path)
+    _fails_cleanly(capsys, ["train", "--config", path, "--set", "tasks.5.weight=2"], "tasks.5.weight")
+    _fails_cleanly(capsys, ["train", "--config", path, "--set", "train.optimizer=lbfgs"], "train.optimizer")
+
+
+def test_bad_manifest_row_in_training_data(tmp_path, capsys):
+    manifest = tmp_path / "m.csv"
+    pd.DataFrame({"path": ["a.png", "b.png"], "database": ["x", "x"], "split": ["train", "train"],
+                  "au12": [1, 2]}).to_csv(manifest, index=False)
+    path = _config(tmp_path, data={"train": [str(manifest)]})
+    _fails_cleanly(capsys, ["train", "--config", path], f"{manifest}, line 3, column 'au12'")
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_manifest_row_in_relatedness_estimate(tmp_path, capsys):
+    manifest = tmp_path / "m.csv"
+    pd.DataFrame({"path": ["a.png"], "database": ["x"], "split": ["tran"], "expr": [1]}).to_csv(manifest, index=False)
+    _fails_cleanly(capsys, ["relatedness", "estimate", "-m", str(manifest)], f"{manifest}, line 2, column 'split'")
+
+
+def test_missing_images_in_training_data(tmp_path, capsys):
+    manifest = tmp_path / "m.csv"
+    pd.DataFrame({"path": ["missing.png"], "database": ["x"], "split": ["train"], "expr": [1]}).to_csv(
+        manifest, index=False)
+    path = _config(tmp_path, data={"train": [str(manifest)]})
+    _fails_cleanly(capsys, ["train", "--config", path], "do not exist", "missing.png")
+
+
+def test_bad_checkpoint_path(tmp_path, capsys):
+    _fails_cleanly(capsys, ["evaluate", "--checkpoint", str(tmp_path / "runs" / "x" / "best")],
+                   "not a checkpoint folder")
+
+
+def test_corrupt_checkpoint(tmp_path, capsys):
+    folder = tmp_path / "best"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"garbage")
+    (folder / "meta.json").write_text("{")
+    _fails_cleanly(capsys, ["evaluate", "--checkpoint", str(folder)], "meta.json is corrupt")
+
+
+def test_bad_relatedness_table(tmp_path, capsys):
+    bad = tmp_path / "rel.csv"
+    bad.write_text("class,au1\nhappiness,2\n")
+    _fails_cleanly(capsys, ["relatedness", "show", str(bad)], f"{bad}, line 2")
+    _fails_cleanly(capsys, ["relatedness", "show", "du2015"], "neither a built-in")
+
+
+def test_argument_mistakes_exit_2_via_argparse(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["relatedness", "estimate"])
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_no_command_prints_help_and_returns_2(capsys):
+    assert main([]) == 2
+    assert "usage: facebehavior" in capsys.readouterr().out

@@ -1,6 +1,5 @@
 """DISFA, BP4D, BP4D+ and GFT: AU occurrence coded per video frame."""
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import pytest
 
 from facebehavior.data.importers import import_database

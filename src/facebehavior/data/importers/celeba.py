@@ -86,12 +86,15 @@ class CelebAImporter(Importer):
         frame["subject"] = ids.map(lambda v: None if pd.isna(v) else str(int(v)))
         if landmarks:
             frame["landmarks"] = names.map(landmarks)
-        for at in where_col[ids.isna()]:
-            ctx.report.issue("no entry in identity_CelebA.txt: identity null", at)
+        if not ctx.option("resplit"):  # with resplit these rows are dropped instead
+            for at in where_col[ids.isna()]:
+                ctx.report.issue("no entry in identity_CelebA.txt: identity null", at)
         return self._split(ctx, frame, names.map(partition), where_col)
 
     def _split(self, ctx: ImportContext, frame: pd.DataFrame, partition: pd.Series, where_col) -> pd.DataFrame:
         if ctx.option("resplit"):
+            ctx.report.note("resplit: subject-dependent split of the paper (every identity with >= 3 images in "
+                            "train, val and test)")
             missing = frame["identity"].isna()
             for at in where_col[missing]:
                 ctx.report.drop("no identity (resplit needs one)", at)

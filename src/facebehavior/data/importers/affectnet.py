@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from facebehavior.data.importers.base import ImportContext, Importer, five_from_68, format_box, \
-    format_numbers, hashed_split, to_float, to_int, where
+    format_numbers, hashed_split, relative_keys, to_float, to_int, where
 from facebehavior.errors import ConfigError, DataFormatError
 from facebehavior.labels import EXPRESSIONS
 
@@ -90,8 +90,8 @@ class AffectNetImporter(Importer):
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         if not frame.empty:
             train = frame["split"] == "train"
-            frame.loc[train, "split"] = hashed_split(frame.loc[train, "path"], ctx.option("val_fraction"),
-                                                     ctx.option("seed"))
+            keys = relative_keys(frame.loc[train, "path"], ctx.root)
+            frame.loc[train, "split"] = hashed_split(keys, ctx.option("val_fraction"), ctx.option("seed"))
         return self._clean(ctx, frame)
 
     def _images_dir(self, ctx: ImportContext) -> Path:

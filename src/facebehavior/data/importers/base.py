@@ -287,13 +287,20 @@ def row_split(count: int, fraction: float, seed: int, split: str = "val", rest: 
 def hashed_split(keys, fraction: float, seed: int, split: str = "val", rest: str = "train") -> np.ndarray:
     """Per-key split from a hash of (seed, key): stable whatever else is kept or dropped.
 
-    For databases without subject ids; about `fraction` of the keys go to `split`.
+    For databases without subject ids; about `fraction` of the keys go to `split`. Keys must not
+    depend on where the database sits on disk (use `relative_keys`), so that every machine gets
+    the same split.
     """
     def unit(key: str) -> float:
         digest = hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big") / 2.0 ** 64
 
     return np.array([split if unit(str(k)) < fraction else rest for k in keys], dtype=object)
+
+
+def relative_keys(paths, root: Path) -> list[str]:
+    """Image paths relative to the database root, with '/' separators (split keys)."""
+    return [Path(os.path.relpath(p, root)).as_posix() for p in paths]
 
 
 def split_counts(splits) -> dict[str, int]:

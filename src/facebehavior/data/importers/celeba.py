@@ -113,7 +113,8 @@ class CelebAImporter(Importer):
             if (root / folder / name).is_file():
                 return root / folder / name
         if required:
-            raise DataFormatError(f"{name} not found in {[str(root / f) for f in FOLDERS]}; is --root the CelebA folder?")
+            raise DataFormatError(f"{name} not found in {[str(root / f) for f in FOLDERS]}; "
+                                  "is --root the CelebA folder?")
         return None
 
     def _images_dir(self, ctx: ImportContext) -> Path:

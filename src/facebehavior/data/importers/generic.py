@@ -31,7 +31,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from facebehavior.data.importers.base import ImportContext, Importer, hashed_split, to_float, where
+from facebehavior.data.importers.base import ImportContext, Importer, hashed_split, relative_keys, to_float, \
+    where
 from facebehavior.errors import ConfigError, DataFormatError
 from facebehavior.labels import AUS, EXPRESSIONS
 
@@ -136,8 +137,8 @@ class GenericCsvImporter(Importer):
         frame = pd.DataFrame(rows)
         if not frame.empty and "split" not in mapping:
             train = frame["split"] == "train"
-            frame.loc[train, "split"] = hashed_split(frame.loc[train, "path"], ctx.option("val_fraction"),
-                                                     ctx.option("seed"))
+            keys = relative_keys(frame.loc[train, "path"], ctx.root)
+            frame.loc[train, "split"] = hashed_split(keys, ctx.option("val_fraction"), ctx.option("seed"))
         frame["database"] = ctx.option("database")
         return frame
 

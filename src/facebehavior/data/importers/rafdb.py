@@ -19,7 +19,8 @@ import re
 
 import pandas as pd
 
-from facebehavior.data.importers.base import ImportContext, Importer, find_first, hashed_split, read_lines, where
+from facebehavior.data.importers.base import ImportContext, Importer, find_first, hashed_split, read_lines, \
+    relative_keys, where
 from facebehavior.data.importers.labelspaces import RAFDB_COMPOUND
 from facebehavior.errors import DataFormatError
 from facebehavior.labels import EXPRESSIONS, TaskSpec
@@ -65,7 +66,7 @@ class _RafdbImporter(Importer):
         frame = pd.DataFrame(rows)
         if not frame.empty:
             train = frame["split"] == "train"
-            frame.loc[train, "split"] = hashed_split(frame.loc[train, "path"].map(lambda p: p.rsplit("/", 1)[-1]),
+            frame.loc[train, "split"] = hashed_split(relative_keys(frame.loc[train, "path"], ctx.root),
                                                      ctx.option("val_fraction"), ctx.option("seed"))
         return frame
 

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from facebehavior.data.synthface.draws import clamp
 from facebehavior.labels import AUS, EXPRESSIONS
 from facebehavior.relatedness import load_category_rows
 
@@ -105,7 +106,7 @@ def sample_va(centroid: tuple[float, float], strength: float, rng: np.random.Gen
     """Valence/arousal around the centroid, pulled towards the origin for weak expressions."""
     reach = 0.4 + 0.6 * strength
     v, a = np.asarray(centroid) * reach + rng.normal(0.0, VA_SPREAD, 2)
-    return float(np.clip(v, -1, 1)), float(np.clip(a, -1, 1))
+    return clamp(v, -1.0, 1.0), clamp(a, -1.0, 1.0)
 
 
 def sample_expression(expr: int, rng: np.random.Generator, table: str = AU_TABLE) -> AffectSample:

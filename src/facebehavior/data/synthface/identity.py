@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facebehavior.data.synthface.canvas import mix
+from facebehavior.data.synthface.draws import clamp, pick
 from facebehavior.data.synthface.params import SYNTH_ATTRIBUTES, FaceShape, Wear
 
 SKIN_PALETTE = ((244, 212, 190), (222, 170, 135), (176, 120, 85), (105, 68, 45))
@@ -47,8 +48,8 @@ def _hair(rng, young: bool, male: bool, skin_t: float) -> tuple[str, str]:
         style = "long" if rng.random() < (0.1 if male else 0.8) else "short"
     if not young and rng.random() < 0.55:
         return style, "gray"
-    weights = np.array([0.35 + 0.4 * skin_t, 0.37, 0.2 * (1 - skin_t), 0.05])
-    return style, str(rng.choice(["black", "brown", "blond", "red"], p=weights / weights.sum()))
+    weights = (0.35 + 0.4 * skin_t, 0.37, 0.2 * (1 - skin_t), 0.05)
+    return style, ("black", "brown", "blond", "red")[pick(rng, weights)]
 
 
 def _propensity(rng, common: float, high: tuple[float, float], low: tuple[float, float]) -> float:
@@ -84,7 +85,7 @@ def _shape(rng, tr: dict[str, bool], skin_t: float, hair: str, hair_name: str, a
 def sample_identity(rng: np.random.Generator, skin_shift: float = 0.0) -> Identity:
     """A new identity; `skin_shift` moves the skin-tone distribution (database demographics)."""
     male, young = rng.random() < 0.45, rng.random() < 0.7
-    skin_t = float(np.clip(rng.normal(0.4 + skin_shift, 0.22), 0.0, 1.0))
+    skin_t = clamp(rng.normal(0.4 + skin_shift, 0.22), 0.0, 1.0)
     chubby = rng.random() < 0.12
     tr = {
         "Male": male, "Young": young, "Pale_Skin": skin_t < PALE_SKIN, "Chubby": chubby,
@@ -95,7 +96,7 @@ def sample_identity(rng: np.random.Generator, skin_shift: float = 0.0) -> Identi
     }
     age = rng.uniform(0.0, 0.35) if young else rng.uniform(0.45, 1.0)
     hair, hair_name = _hair(rng, young, male, skin_t)
-    beard = str(rng.choice(BEARD_STYLES, p=[0.5, 0.15, 0.15, 0.2])) if male else ""
+    beard = BEARD_STYLES[pick(rng, (0.5, 0.15, 0.15, 0.2))] if male else ""
     propensity = {
         "Eyeglasses": _propensity(rng, 0.25, (8, 2), (1, 20)),
         "Wearing_Hat": _propensity(rng, 0.1, (4, 3), (1, 40)),

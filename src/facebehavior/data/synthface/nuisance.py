@@ -6,13 +6,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from facebehavior.data.synthface.draws import clamp
 from facebehavior.data.synthface.params import Nuisance, Occluder
 
 
 def _background(rng: np.random.Generator) -> tuple[int, int, int]:
     """A muted scene colour: a grey level with a mild tint."""
     grey = rng.uniform(50, 200)
-    return tuple(int(np.clip(grey + t, 0, 255)) for t in rng.normal(0, 22, 3))
+    return tuple(int(clamp(grey + t, 0, 255)) for t in rng.normal(0, 22, 3).tolist())
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,11 @@ class NuisanceProfile:
             occluder = Occluder(x=rng.uniform(-0.5, 0.5), y=rng.uniform(-0.3, 0.9), rx=rng.uniform(0.15, 0.4),
                                 ry=rng.uniform(0.12, 0.35), angle=rng.uniform(0, np.pi), color=color, box=not hand)
         return Nuisance(
-            roll=float(np.clip(rng.normal(0, self.roll_std), -3 * self.roll_std, 3 * self.roll_std)),
-            yaw=float(np.clip(rng.normal(0, self.yaw_std), -0.8, 0.8)),
+            roll=clamp(rng.normal(0, self.roll_std), -3 * self.roll_std, 3 * self.roll_std),
+            yaw=clamp(rng.normal(0, self.yaw_std), -0.8, 0.8),
             scale=rng.uniform(*self.scale),
             shift=(float(rng.normal(0, self.shift_std)), float(rng.normal(0, self.shift_std))),
-            brightness=float(np.clip(rng.normal(*self.brightness), 0.4, 1.5)),
+            brightness=clamp(rng.normal(*self.brightness), 0.4, 1.5),
             contrast=rng.uniform(*self.contrast),
             light_angle=rng.uniform(0, 2 * np.pi), light=rng.uniform(0, self.light),
             blur=rng.uniform(*self.blur), noise=rng.uniform(*self.noise),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -73,12 +74,14 @@ def _noise(size: int, seed: int) -> np.ndarray:
 
 
 def _photometric(arr: np.ndarray, nz: Nuisance, size: int) -> np.ndarray:
-    """Contrast, brightness, a directional light gradient and sensor noise."""
+    """Contrast, brightness, a directional light gradient and sensor noise (all float32)."""
     gx, gy = _grid(size)
-    gain = nz.brightness * (1.0 + nz.light * (np.cos(nz.light_angle) * gx + np.sin(nz.light_angle) * gy))
-    gain = gain[..., None]
-    # ((arr - 128) * contrast + 128) * gain, in two passes over the image
-    arr = arr * (nz.contrast * gain) + (128.0 * (1.0 - nz.contrast)) * gain
+    # Python floats keep the arrays float32 (a NumPy float64 scalar would upcast them)
+    cos, sin = math.cos(nz.light_angle) * nz.light, math.sin(nz.light_angle) * nz.light
+    gain = (nz.brightness * (1.0 + cos * gx + sin * gy))[..., None]
+    out = arr * (nz.contrast * gain)  # ((arr - 128) * contrast + 128) * gain, plus 0.5 to round
+    out += (128.0 * (1.0 - nz.contrast)) * gain + 0.5
     if nz.noise > 0:
-        arr += _noise(size, nz.noise_seed) * np.float32(nz.noise)
-    return np.clip(arr + 0.5, 0, 255).astype(np.uint8)
+        out += _noise(size, nz.noise_seed) * float(nz.noise)
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)

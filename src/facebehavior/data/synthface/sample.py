@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from facebehavior.data.synthface.affect import COMPOUND_CLASSES, AffectSample, sample_compound, sample_expression
+from facebehavior.data.synthface.draws import pick
 from facebehavior.data.synthface.identity import Identity, attributes, sample_identity, sample_wear
 from facebehavior.data.synthface.params import FaceParams
 from facebehavior.data.synthface.presets import DatabaseSpec
@@ -67,7 +68,7 @@ def _affect(spec: DatabaseSpec, split: str, position: int, ident: Identity, rng)
     prior = np.asarray(spec.prior_for(split), float)
     if spec.role == "identity":  # some people smile more than others
         prior = prior * np.where(np.array(EXPRESSIONS) == "happiness", SMILE_GAIN * ident.propensity["smile"], 1.0)
-    return sample_expression(int(rng.choice(len(EXPRESSIONS), p=prior / prior.sum())), rng)
+    return sample_expression(pick(rng, prior), rng)
 
 
 def make_sample(spec: DatabaseSpec, seed: int, index: int) -> SynthSample:

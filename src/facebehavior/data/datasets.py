@@ -36,7 +36,8 @@ class ImageTable(Dataset):
 
         missing = [i for i, p in enumerate(self.paths) if not os.path.isfile(p)]
         if missing:
-            problems = [f"{self.manifest.source}, line {i + 2}: image {self.paths[i]} not found" for i in missing]
+            # rows were filtered and joined, so name the file rather than a (wrong) line number
+            problems = [f"image {self.paths[i]} not found (listed in {self.manifest.source})" for i in missing]
             raise ManifestError(f"{len(missing)} image(s) listed in the manifest do not exist "
                                 "(run `facebehavior data prepare`, or fix `data.root`)", problems)
 

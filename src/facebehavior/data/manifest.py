@@ -169,7 +169,9 @@ def concat_manifests(manifests: list[Manifest]) -> Manifest:
     frames = []
     for m in manifests:
         f = m.frame.copy()
-        f["path"] = [str(p) for p in m.image_paths()]
+        # absolute() so that a manifest given by a relative path keeps pointing at its images
+        # (the joined manifest's root is "/")
+        f["path"] = [str(p.absolute()) for p in m.image_paths()]
         frames.append(f)
     joined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(REQUIRED))
     return Manifest(joined, Path("/"), "+".join(m.source for m in manifests))

@@ -61,7 +61,7 @@ def test_missing_images_in_training_data(tmp_path, capsys):
     pd.DataFrame({"path": ["missing.png"], "database": ["x"], "split": ["train"], "expr": [1]}).to_csv(
         manifest, index=False)
     path = _config(tmp_path, data={"train": [str(manifest)]})
-    _fails_cleanly(capsys, ["train", "--config", path], "do not exist", "missing.png")
+    _fails_cleanly(capsys, ["train", "--config", path], "do not exist", f"image {tmp_path / 'missing.png'} not found")
 
 
 def test_bad_checkpoint_path(tmp_path, capsys):

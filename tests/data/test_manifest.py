@@ -193,3 +193,11 @@ def test_concat_makes_paths_absolute(tmp_path):
     assert len(joined) == 8
     assert joined.image_paths()[0] == tmp_path / "a" / "a.png"
     assert joined.image_paths()[4] == tmp_path / "b" / "a.png"
+
+
+def test_concat_of_a_manifest_read_by_relative_path_points_at_its_images(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    _write_csv(tmp_path / "data", _frame())
+    monkeypatch.chdir(tmp_path)
+    joined = concat_manifests([read_manifest("data/m.csv", TASKS)])
+    assert joined.image_paths()[0] == tmp_path / "data" / "a.png"

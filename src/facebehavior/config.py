@@ -314,6 +314,11 @@ def validate_semantics(cfg: ExperimentConfig) -> None:
             raise ConfigError(f"coupling[{i}].multiclass: {c.multiclass!r} is not a declared multiclass task")
         if b is None or b.kind != "multilabel":
             raise ConfigError(f"coupling[{i}].multilabel: {c.multilabel!r} is not a declared multilabel task")
+    metric = cfg.train.select_metric
+    if metric != "mean_primary" and (metric.count("/") != 2 or not all(metric.split("/"))):
+        # checked here: validation would otherwise fail on it only after the first epoch
+        raise ConfigError(f"train.select_metric: {metric!r}; use 'mean_primary' or 'DATABASE/TASK/METRIC' "
+                          "(e.g. 'rafdb/expr/accuracy')")
 
 
 def config_to_yaml(cfg: ExperimentConfig) -> str:

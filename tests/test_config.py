@@ -141,6 +141,13 @@ def test_coupling_must_name_tasks_of_the_right_kinds():
     assert cfg.coupling[0].soft_coannotation.form == "kl" and cfg.coupling[0].multilabel == "au"
 
 
+def test_select_metric_format_is_checked_at_load_time():
+    assert load_config(base=_base(train={"select_metric": "rafdb/expr/accuracy"})).train.select_metric
+    for bad in ("accuracy", "rafdb/accuracy", "rafdb//accuracy"):
+        with pytest.raises(ConfigError, match="train.select_metric"):
+            load_config(base=_base(train={"select_metric": bad}))
+
+
 def test_label_sets_become_typed_entries():
     cfg = load_config(base=_base(data={"label_sets": [
         {"name": "au_set", "databases": ["bp4d"], "batch_size": 200},

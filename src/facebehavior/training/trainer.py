@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,9 @@ from facebehavior.training.distributed import cleanup_distributed, resolve_devic
 from facebehavior.training.logger import RunLogger
 from facebehavior.training.optim import build_optimizer, build_scheduler
 from facebehavior.training.validation import selection_score, validate
+
+
+_FAULT_AT_STEP = int(os.environ.get("FACEBEHAVIOR_FAULT_AT_STEP", "0")) or None
 
 
 @dataclass
@@ -68,6 +73,8 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
     couplings, relatedness = build_couplings(cfg, tasks, train_labels)
     model = build_model(cfg.model, tasks).to(device)
     objective = MultiTaskObjective(tasks, couplings).to(device)
+    if dist.enabled and device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)  # global batch statistics
     net = torch.nn.parallel.DistributedDataParallel(model) if dist.enabled else model
     steps_per_epoch = data.sampler.steps_per_epoch
     total_steps = cfg.train.max_steps or cfg.train.epochs * steps_per_epoch
@@ -152,12 +159,16 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
                 progress.update(1)
             if cfg.train.checkpoint_every and global_step % cfg.train.checkpoint_every == 0 and dist.is_main:
                 save_last(step_in_epoch, {}, {})
+            if global_step == _FAULT_AT_STEP:  # fault injection for the kill-and-resume test
+                os.kill(os.getpid(), signal.SIGKILL)
             if global_step >= total_steps:
                 stop = True
                 break
         epoch += 1
         start_step = 0
         if epoch % cfg.train.eval_every == 0 or stop or epoch == cfg.train.epochs:
+            if dist.enabled:
+                _broadcast_buffers(model)  # every rank evaluates and saves rank 0's BN statistics
             scores, thresholds = validate(model, data.val, tasks, cfg, device, dist, amp_dtype)
             score = selection_score(scores, cfg.train.select_metric)
             record = {"step": global_step, "epoch": epoch, "select_score": score}
@@ -173,10 +184,31 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
                     save_checkpoint(best_dir, model, make_meta(scores, thresholds))
     if progress is not None:
         progress.close()
+    if dist.enabled:
+        identical = _weights_identical_across_ranks(model)
+        logger.log({"step": global_step, "ddp_world_size": dist.world_size, "ddp_weights_identical": identical})
+        if not identical:
+            raise RuntimeError("DDP ranks ended with different weights; this is a bug, please report it")
     logger.close()
     seconds = time.time() - t0
     cleanup_distributed()
     return TrainResult(run_dir, best_dir, last_dir, best, history, seconds)
+
+
+def _broadcast_buffers(model) -> None:
+    import torch.distributed as torch_dist
+
+    for buf in model.buffers():
+        torch_dist.broadcast(buf, 0)
+
+
+def _weights_identical_across_ranks(model) -> bool:
+    import torch.distributed as torch_dist
+
+    flat = torch.cat([p.detach().float().flatten().cpu() for p in model.state_dict().values()])
+    gathered = [torch.zeros_like(flat) for _ in range(torch_dist.get_world_size())]
+    torch_dist.all_gather(gathered, flat)
+    return all(torch.equal(gathered[0], g) for g in gathered[1:])
 
 
 def _flatten_scores(scores: dict) -> dict:
@@ -184,6 +216,6 @@ def _flatten_scores(scores: dict) -> dict:
     for db, per_task in scores.items():
         for task, metrics in per_task.items():
             for name, value in metrics.items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool) and name != "n":
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
                     out[f"eval/{db}/{task}/{name}"] = float(value)
     return out

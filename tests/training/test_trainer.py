@@ -1,0 +1,82 @@
+"""Training end to end on tiny data: checkpoints, exact kill-and-resume, reports, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from facebehavior.config import load_config
+from facebehavior.training.trainer import train
+from tests.training.conftest import tiny_config, write_config
+
+
+def _weights(run_dir):
+    return load_file(run_dir / "checkpoints" / "last" / "model.safetensors")
+
+
+def _run_cli(args, env_extra=None, check=True):
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "facebehavior", *args], env=env, capture_output=True,
+                          text=True, check=check, timeout=600)
+
+
+def test_training_writes_checkpoints_log_and_learns_the_head(tiny_manifest, tmp_path):
+    cfg = load_config(base=tiny_config(tiny_manifest, tmp_path / "run"))
+    result = train(cfg, say=lambda *_: None)
+    meta = json.loads((result.best_checkpoint / "meta.json").read_text())
+    assert meta["config"]["train"]["lr"] == 0.01  # the resolved config travels with the weights
+    assert set(meta["trained_tasks"]) == {"expr", "au", "va"}
+    assert len(meta["thresholds"]["au"]) == 17
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    losses = [r for r in records if "loss/total" in r]
+    assert {"loss/expr", "loss/au", "loss/va", "loss/sca:expr-au", "loss/dm:expr-au"} <= set(losses[0])
+    assert all(abs(r["loss/total"] - sum(v for k, v in r.items() if k.startswith("loss/") and k != "loss/total"))
+               < 1e-3 for r in losses)
+    evals = [r for r in records if "select_score" in r]
+    assert len(evals) == 2 and evals[-1]["eval/db_expr/expr/n"] == 15  # every val row of the database
+
+
+def test_kill_and_resume_matches_an_uninterrupted_run(tiny_manifest, tmp_path):
+    # 135 train rows / batch 30 → 5 steps per epoch; 2 epochs = 10 steps; checkpoint every 3 steps.
+    ref_cfg = write_config(tmp_path / "ref.yaml", tiny_config(tiny_manifest, tmp_path / "ref", checkpoint_every=3))
+    cut_cfg = write_config(tmp_path / "cut.yaml", tiny_config(tiny_manifest, tmp_path / "cut", checkpoint_every=3))
+    _run_cli(["train", "-c", str(ref_cfg), "--no-test"])
+    killed = _run_cli(["train", "-c", str(cut_cfg), "--no-test"], {"FACEBEHAVIOR_FAULT_AT_STEP": "8"}, check=False)
+    assert killed.returncode == -9  # SIGKILL mid-epoch 2, after the step-6 checkpoint
+    state = torch.load(tmp_path / "cut" / "checkpoints" / "last" / "train_state.pt", weights_only=True)
+    assert state["global_step"] == 6 and state["step_in_epoch"] == 1
+    resumed = _run_cli(["train", "-c", str(cut_cfg), "--resume", "--no-test"])
+    assert "resumed from" in resumed.stdout
+    ref, cut = _weights(tmp_path / "ref"), _weights(tmp_path / "cut")
+    assert ref.keys() == cut.keys()
+    for k in ref:
+        torch.testing.assert_close(cut[k], ref[k], rtol=0, atol=1e-6, msg=k)
+    steps = [json.loads(l)["step"] for l in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
+    assert steps == sorted(steps)  # the log reads as one run after truncation
+
+
+def test_ddp_two_gloo_processes_end_identical_and_evaluate_whole_set(tiny_manifest, tmp_path):
+    cfg = write_config(tmp_path / "ddp.yaml", tiny_config(tiny_manifest, tmp_path / "ddp", epochs=1))
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "facebehavior", "train", "-c", str(cfg), "--device", "cpu", "--no-test"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = [json.loads(l) for l in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
+    final = [r for r in records if "ddp_weights_identical" in r]
+    assert final and final[-1]["ddp_weights_identical"] is True and final[-1]["ddp_world_size"] == 2
+    evals = [r for r in records if "select_score" in r][-1]
+    # Metrics cover the whole validation set (15 rows per database), not one rank's half.
+    assert evals["eval/db_expr/expr/n"] == 15 and evals["eval/db_va/va/n"] == 15
+
+
+def test_bad_config_value_is_a_clear_cli_error(tiny_manifest, tmp_path):
+    cfg = write_config(tmp_path / "bad.yaml", tiny_config(tiny_manifest, tmp_path / "bad", optimiser="sgd"))
+    done = _run_cli(["train", "-c", str(cfg)], check=False)
+    assert done.returncode == 2
+    assert "unknown key(s) ['optimiser']" in done.stderr and "Traceback" not in done.stderr

@@ -124,7 +124,7 @@ class AffWild2Importer(Importer):
             if parsed is None:
                 malformed += 1
                 ctx.report.issue(f"malformed {task.upper()} line: label ignored", where(path, number))
-                parsed = np.full(max(len(au_numbers), 2 if task == "va" else 1), np.nan)
+                parsed = [np.nan] * max(len(au_numbers), 2 if task == "va" else 1)
             values.append(parsed)
         array = np.array(values, dtype=float).reshape(len(values), -1) if values else np.zeros((0, 1))
         labels.lines = max(labels.lines, len(array))
@@ -169,36 +169,42 @@ class AffWild2Importer(Importer):
         for name in AU_NAMES:
             if name in labels.au:
                 cols[name] = _pad(labels.au[name], n)[:, 0]
+        folder = str(images / video)  # plain strings: millions of Path objects are slow
         return video_rows(ctx, video=video, subject=video, split=split, frames=np.arange(1, n + 1), labels=cols,
-                          image_path=lambda k: images / video / f"{k:05d}.jpg", aligned=True)
+                          image_path=lambda k: f"{folder}/{k:05d}.jpg", aligned=True)
 
 
-def _parse_va(text: str) -> np.ndarray | None:
+def _parse_va(text: str) -> list[float] | None:
     parts = text.split(",")
     if len(parts) != 2:
         return None
     try:
-        values = np.array([float(p) for p in parts])
+        values = [float(p) for p in parts]
     except ValueError:
         return None
-    valid = values != VA_INVALID
-    if not np.isfinite(values).all() or (np.abs(values[valid]) > 1).any():
+    if any(v != v or (v != VA_INVALID and not -1 <= v <= 1) for v in values):
         return None
-    return np.where(valid, values, np.nan)
+    return [np.nan if v == VA_INVALID else v for v in values]
 
 
-def _parse_expr(text: str) -> np.ndarray | None:
-    if not re.fullmatch(r"-?\d+", text) or not EXPR_INVALID <= int(text) <= OTHER:
+def _parse_expr(text: str) -> list[float] | None:
+    try:
+        value = int(text)
+    except ValueError:
         return None
-    return np.array([np.nan if int(text) == EXPR_INVALID else float(text)])
+    if not EXPR_INVALID <= value <= OTHER:
+        return None
+    return [np.nan if value == EXPR_INVALID else float(value)]
 
 
-def _parse_au(text: str, count: int) -> np.ndarray | None:
+_AU_CODES = {"-1": np.nan, "0": 0.0, "1": 1.0}
+
+
+def _parse_au(text: str, count: int) -> list[float] | None:
     parts = [p.strip() for p in text.split(",")]
-    if len(parts) != count or any(p not in ("-1", "0", "1") for p in parts):
+    if len(parts) != count or any(p not in _AU_CODES for p in parts):
         return None
-    values = np.array([float(p) for p in parts])
-    return np.where(values == AU_INVALID, np.nan, values)
+    return [_AU_CODES[p] for p in parts]
 
 
 def _merge(current: np.ndarray | None, new: np.ndarray) -> np.ndarray:

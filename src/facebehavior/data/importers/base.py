@@ -108,18 +108,18 @@ class ImportContext:
         self.root = root
         self.options = options
         self.report = report
-        self._listings: dict[Path, set[str]] = {}
+        self._listings: dict[str, set[str]] = {}
         self.images_missing = 0
         self.missing_example: str | None = None
 
     def option(self, name: str) -> Any:
         return self.options[name]
 
-    def image_exists(self, path: Path) -> bool:
+    def image_exists(self, path: str | Path) -> bool:
         """Whether `path` is a file; one directory listing per folder, so millions of frames stay fast."""
         if not self.options.get("check_images", True):
             return True
-        folder = path.parent
+        folder, name = os.path.split(str(path))
         names = self._listings.get(folder)
         if names is None:
             try:
@@ -127,13 +127,13 @@ class ImportContext:
             except OSError:
                 names = set()
             self._listings[folder] = names
-        if path.name in names:
+        if name in names:
             return True
         self.images_missing += 1
         self.missing_example = self.missing_example or str(path)
         return False
 
-    def keep_image(self, path: Path, where: str) -> bool:
+    def keep_image(self, path: str | Path, where: str) -> bool:
         """True if the image exists; otherwise the row is dropped as 'image file missing'."""
         if self.image_exists(path):
             return True

@@ -12,7 +12,7 @@ from facebehavior.data.importers.base import ImportContext
 
 
 def video_rows(ctx: ImportContext, *, video: str, subject: str, split: str, frames: np.ndarray,
-               labels: dict[str, np.ndarray], image_path: Callable[[int], Path],
+               labels: dict[str, np.ndarray], image_path: Callable[[int], str | Path],
                extra: dict[str, list] | None = None, aligned: bool = False) -> pd.DataFrame:
     """Manifest rows of one video; every frame is counted as read, each one not kept as dropped.
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 # Option flags → importer option names. Flags left unset are not passed, so each importer
 # keeps its own defaults and rejects options that do not apply to it.
 _VALUE_FLAGS = (
@@ -38,8 +36,7 @@ def register_data(subparsers) -> None:
         "import", help="turn a native database into a manifest and an import report",
         description="Read a database in its native layout, write DIR/<db>.csv|parquet and DIR/import_report.json "
                     "and print rows read, kept and dropped per reason. `--describe` prints a database's split "
-                    "protocol and format assumptions.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "protocol and format assumptions.")
     parser.add_argument("database", metavar="DB", choices=names, help=f"one of: {', '.join(names)}")
     parser.add_argument("--root", help="folder holding the database files")
     parser.add_argument("--out", help="folder for the manifest and the report")
@@ -49,7 +46,7 @@ def register_data(subparsers) -> None:
     parser.add_argument("--map", action="append", metavar="KEY=VALUE", default=None,
                         help="generic_csv: mapping entries given inline (override --mapping)")
     for flag, option, kind, text in _VALUE_FLAGS:
-        parser.add_argument(flag, dest=f"opt_{option}", type=kind, default=None, help=text)
+        parser.add_argument(flag, dest=f"opt_{option}", metavar=option.upper(), type=kind, default=None, help=text)
     for flag, option, text in _SWITCHES:
         parser.add_argument(flag, dest=f"opt_{option}", action="store_const", const=True, default=None, help=text)
     parser.set_defaults(func=run)

@@ -57,5 +57,7 @@ def test_root_must_exist_and_options_are_checked(tmp_path):
         import_database("ferplus", tmp_path / "missing", tmp_path / "out")
     with pytest.raises(ConfigError, match="subsample"):
         import_database("affwild2", tmp_path, tmp_path / "out", subsample=0)
+    with pytest.raises(ConfigError, match="test_fraction"):
+        import_database("disfa", tmp_path, tmp_path / "out", test_fraction=1.5)
     with pytest.raises(ConfigError, match="format"):
         import_database("ferplus", tmp_path, tmp_path / "out", format="xlsx")

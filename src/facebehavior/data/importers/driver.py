@@ -28,8 +28,9 @@ def resolve_options(importer: Importer, options: dict[str, Any]) -> dict[str, An
     merged.update({k: v for k, v in options.items() if v is not None})
     if merged["format"] not in FORMATS:
         raise ConfigError(f"format {merged['format']!r}: use one of {sorted(FORMATS)}")
-    if not 0 <= float(merged["val_fraction"]) < 1:
-        raise ConfigError(f"val_fraction {merged['val_fraction']} must lie in [0, 1)")
+    for name in ("val_fraction", "test_fraction"):
+        if name in merged and not 0 <= float(merged[name]) < 1:
+            raise ConfigError(f"{name} {merged[name]} must lie in [0, 1)")
     for name in ("subsample",):
         if name in merged and (not str(merged[name]).isdigit() or int(merged[name]) < 1):
             raise ConfigError(f"{name} {merged[name]!r} must be a positive integer")

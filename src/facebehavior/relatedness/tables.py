@@ -90,7 +90,13 @@ class Relatedness:
             dst_c, src_c = map(list, zip(*ci))
             w[np.ix_(dst_r, dst_c)] = self.weights[np.ix_(src_r, src_c)]
             p[np.ix_(dst_r, dst_c)] = self.prototypical[np.ix_(src_r, src_c)]
-        return Relatedness(tuple(rows), tuple(cols), w, p, self.source, list(self.notes))
+        notes = list(self.notes)
+        for kind, wanted, have in (("rows", rows, r), ("columns", cols, c)):
+            absent = [n for n in wanted if n not in have]
+            if absent:
+                notes.append(f"{len(absent)} {kind} not in {self.source or 'the table'} get zero relatedness: "
+                             f"{absent[:10]}{' ...' if len(absent) > 10 else ''}")
+        return Relatedness(tuple(rows), tuple(cols), w, p, self.source, notes)
 
     def to_frame(self):
         import pandas as pd

@@ -78,6 +78,9 @@ def test_reindex_reorders_and_zero_fills_unknown_labels():
     assert out.prototypical.tolist() == [[True, False, False], [True, False, False], [False, False, False]]
     none = rel.reindex(("a", "b"), ("c",))
     assert none.weights.shape == (2, 1) and not none.weights.any()
+    assert "1 rows not in builtin:du2014 get zero relatedness: ['contempt']" in out.notes
+    assert any("columns" in n and "au43" in n for n in out.notes)
+    assert not [n for n in rel.reindex(EXPRESSIONS, AU_NAMES).notes if "zero relatedness" in n]
 
 
 def test_matrix_csv_round_trip(tmp_path):

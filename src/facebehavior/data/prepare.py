@@ -121,7 +121,11 @@ def make_jobs(manifest: Manifest, fmt: str) -> tuple[list[str], dict[str, Job]]:
 _WORKER: dict = {}
 
 
-def _init_worker(out_dir: str, options: dict) -> None:
+def _init_worker(out_dir: str, options: dict, single_thread: bool = False) -> None:
+    if single_thread:  # parallelism comes from the processes; OpenCV's own pool would oversubscribe
+        import cv2
+
+        cv2.setNumThreads(1)
     _WORKER.clear()
     _WORKER.update(out_dir=Path(out_dir), options=PrepareOptions(**options), detector=None)
 
@@ -273,14 +277,38 @@ def _run_jobs(jobs: list[Job], out_dir: Path, opts: PrepareOptions, log) -> None
             _init_worker(*init_args)
             consume(map(process_job, jobs))
         else:
-            import multiprocessing
-
-            # spawn: ONNX Runtime and OpenCV thread pools do not survive fork reliably.
-            ctx = multiprocessing.get_context("spawn")
-            with ctx.Pool(opts.workers, initializer=_init_worker, initargs=init_args) as pool:
-                consume(pool.imap_unordered(process_job, jobs, chunksize=4))
+            consume(_parallel(jobs, opts.workers, (*init_args, True)))
     finally:
         bar.close()
+
+
+def _parallel(jobs: list[Job], workers: int, init_args: tuple):
+    """Records in completion order from worker processes, with a bounded number of jobs in flight."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    # spawn: ONNX Runtime and OpenCV thread pools do not survive fork reliably.
+    ctx = multiprocessing.get_context("spawn")
+    pending, queue = set(), iter(jobs)
+    executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=init_args)
+    try:
+        while True:
+            for job in queue:
+                pending.add(executor.submit(process_job, job))
+                if len(pending) >= workers * 8:
+                    break
+            if not pending:
+                return
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+    except BrokenProcessPool as exc:
+        raise FaceBehaviorError(
+            "a prepare worker process died (out of memory, or a script calling prepare_manifest with workers > 1 "
+            "lacks `if __name__ == '__main__':`); finished images are logged, so rerun to resume") from exc
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def prepare_manifest(manifest: Manifest, out_dir: str | Path, options: PrepareOptions | None = None,

@@ -109,6 +109,7 @@ def test_truth_file_has_latent_expression_for_au_only_sets(affect_dir):
 def test_same_output_for_any_worker_count(affect_dir, tmp_path, monkeypatch):
     out, _ = affect_dir
     monkeypatch.setattr(generate, "CHUNK", 16)  # split databases over both workers, out of order
+    monkeypatch.setattr(generate, "MIN_PARALLEL", 0)
     generate_preset("affect", tmp_path, size=64, seed=7, scale=SCALE, workers=2)
     assert _files(tmp_path) == _files(out)
 

@@ -28,6 +28,7 @@ from facebehavior.labels import AU_NAMES, EXPRESSIONS, TaskSpec, affect_tasks
 
 SYNTHFACE_VERSION = "1.0"
 CHUNK = 200                   # images per worker job
+MIN_PARALLEL = 800            # fewer images than this render in-process (spawning costs ~1 s)
 PRESET_FILE = "preset.json"
 
 
@@ -111,7 +112,7 @@ def _jobs(specs: list[DatabaseSpec], seed: int, size: int, out: Path) -> list[tu
 
 
 def _run(jobs: list[tuple], workers: int, progress: Callable[[int], None] | None):
-    if workers <= 1 or len(jobs) == 1:
+    if workers <= 1 or len(jobs) == 1 or sum(j[5] - j[4] for j in jobs) < MIN_PARALLEL:
         results = map(render_chunk, jobs)
         for result in results:
             if progress:
@@ -127,14 +128,25 @@ def _run(jobs: list[tuple], workers: int, progress: Callable[[int], None] | None
 
 
 def _clear_previous(out: Path, specs: list[DatabaseSpec]) -> None:
-    """Remove an earlier generation's preset.json and image folders (ours only)."""
+    """Remove an earlier generation's preset.json and image folders (SynthFace's own only)."""
+    names = {s.name for s in specs}
     previous = out / PRESET_FILE
     if previous.is_file():
-        names = {db["name"] for db in read_preset(previous).get("databases", [])} | {s.name for s in specs}
+        try:
+            names |= {db["name"] for db in json.loads(previous.read_text(encoding="utf-8"))["databases"]}
+        except (ValueError, KeyError, TypeError):
+            pass  # unreadable: its databases are unknown, ours are still cleared
         previous.unlink()
-        for name in names:
-            if (out / name / "images").is_dir():
-                shutil.rmtree(out / name / "images")
+    for name in names:
+        if (out / name / "images").is_dir():
+            shutil.rmtree(out / name / "images")
+
+
+def _default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def generate_preset(name: str, out: str | Path, size: int = 64, seed: int = 0, scale: float = 1.0,
@@ -153,7 +165,7 @@ def generate_preset(name: str, out: str | Path, size: int = 64, seed: int = 0, s
         return cached
     out.mkdir(parents=True, exist_ok=True)
     _clear_previous(out, specs)
-    workers = workers or len(os.sched_getaffinity(0))
+    workers = workers or _default_workers()
     rows: dict[str, list] = {s.name: [] for s in specs}
     truths: dict[str, list] = {s.name: [] for s in specs}
     for db, r, t in _run(_jobs(specs, seed, int(size), out), workers, progress):

@@ -15,7 +15,7 @@ ASTRONAUT_FACE = (185, 70, 265, 170)  # x0, y0, x1, y1 region of brows to chin t
 
 
 def test_registry_lists_backends_and_rejects_unknown_names():
-    assert {"mtcnn", "yunet", "haar"} <= set(list_detectors())
+    assert {"mtcnn", "yunet", "scrfd", "haar"} <= set(list_detectors())
     with pytest.raises(FaceBehaviorError, match="available"):
         get_detector("no-such-detector")
 

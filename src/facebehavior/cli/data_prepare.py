@@ -13,8 +13,11 @@ def register_data(subparsers) -> None:
     p.add_argument("--manifest", required=True, help="input manifest (CSV or Parquet)")
     p.add_argument("--out", required=True, help="output folder (crops, manifest, prepare_report.json)")
     p.add_argument("--size", type=int, default=112, help="crop side in pixels (default 112, as in the paper)")
-    p.add_argument("--detector", default="mtcnn", help="face detector: mtcnn (default, offline), yunet or scrfd (need --model-path), haar (OpenCV < 5)")
-    p.add_argument("--model-path", help="local weights: the .onnx file for yunet/scrfd, a cascade .xml for haar, a folder with pnet/rnet/onet.onnx for mtcnn")
+    p.add_argument("--detector", default="mtcnn",
+                   help="face detector: mtcnn (default, offline), yunet or scrfd (need --model-path), "
+                        "haar (OpenCV < 5)")
+    p.add_argument("--model-path", help="local weights: the .onnx file for yunet/scrfd, a cascade .xml for haar, "
+                                        "a folder with pnet/rnet/onet.onnx for mtcnn")
     p.add_argument("--detector-opt", action="append", default=[], metavar="KEY=VALUE",
                    help="extra detector option, e.g. min_face_size=40 or thresholds=0.6,0.6,0.6 (repeatable)")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")

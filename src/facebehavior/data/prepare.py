@@ -181,7 +181,8 @@ def _locate_face(image: np.ndarray, job: Job, opts: PrepareOptions) -> dict:
         if opts.no_face != "center":
             return {}
         whole = np.array([0.0, 0.0, w, h])
-        return {"box": whole, "landmarks": estimate_landmarks(whole), "score": None, "faces": 0, "source": "whole_image"}
+        return {"box": whole, "landmarks": estimate_landmarks(whole), "score": None, "faces": 0,
+                "source": "whole_image"}
     return {"box": face.box, "landmarks": face.landmarks, "score": face.score, "faces": len(faces),
             "source": "estimated" if face.landmarks_estimated else "detector"}
 
@@ -201,8 +202,8 @@ def process_job(job: Job) -> dict:
         image = read_image(job.source)
         if job.aligned:
             crop = resize_aligned(image, opts.size)
-            found = {"box": parse_numbers(job.box, 4, "box"), "landmarks": parse_numbers(job.landmarks, 10, "landmarks"),
-                     "score": None, "faces": 1, "source": "aligned"}
+            found = {"box": parse_numbers(job.box, 4, "box"), "score": None, "faces": 1, "source": "aligned",
+                     "landmarks": parse_numbers(job.landmarks, 10, "landmarks")}
         else:
             found = _locate_face(image, job, opts)
             if not found:
@@ -411,7 +412,8 @@ def format_summary(report: dict) -> str:
     lines = [f"prepared {report['ok']}/{report['rows']} rows into {report['out']} "
              f"({report['processed_now']} images processed now, {report['reused_from_earlier_run']} reused; "
              f"{report['seconds']} s)",
-             f"landmarks from: " + (", ".join(f"{k} {v}" for k, v in sorted(report["landmark_sources"].items())) or "-")]
+             "landmarks from: " + (", ".join(f"{k} {v}" for k, v in sorted(report["landmark_sources"].items()))
+                                   or "-")]
     if report["several_faces"]:
         lines.append(f"several faces in {report['several_faces']} image(s): kept the largest, most central one")
     if report["failed"]:

@@ -124,7 +124,8 @@ def pack_shards(manifest: Manifest, out_dir: str | Path, tasks: list[TaskSpec], 
         try:
             ext, data = _image_payload(paths[i])
         except ImageReadError as exc:
-            skipped.append({"row": f"line {i + 2}" if is_csv else f"row {i}", "reason": exc.reason, "detail": str(exc)})
+            where = f"line {i + 2}" if is_csv else f"row {i}"
+            skipped.append({"row": where, "reason": exc.reason, "detail": str(exc)})
             continue
         writer.add(keys[i], ext, data, rows[i])
         packed.append(i)

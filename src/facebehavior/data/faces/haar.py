@@ -51,5 +51,6 @@ class HaarDetector(Detector):
         faces = []
         for box, weight in zip(np.asarray(boxes, np.float64).reshape(-1, 4), np.ravel(weights)):
             # The cascade's level weight is unbounded; squash it into (0, 1) as a rough score.
-            faces.append(Face(box, estimate_landmarks(box), float(1 / (1 + np.exp(-weight))), landmarks_estimated=True))
+            score = float(1 / (1 + np.exp(-weight)))
+            faces.append(Face(box, estimate_landmarks(box), score, landmarks_estimated=True))
         return faces

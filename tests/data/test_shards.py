@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from facebehavior.data.manifest import read_manifest
-from facebehavior.data.shards import (ShardDataset, distributed_defaults, iter_samples, pack_shards, shard_list,
-                                      split_shards)
+from facebehavior.data.shards import (ShardDataset, collate_samples, distributed_defaults, iter_samples, pack_shards,
+                                      shard_list, split_shards)
 from facebehavior.errors import FaceBehaviorError
 from facebehavior.labels import affect_tasks
 
@@ -107,6 +107,15 @@ def test_dataset_streams_each_sample_once_across_ranks_and_workers(manifest, tmp
         assert rank_keys
         keys += rank_keys
     assert sorted(keys) == [f"{i:09d}" for i in range(10)]
+
+
+def test_collate_stacks_same_size_images_and_keeps_rows():
+    rows = [{"expr": None}, {"expr": 2}]
+    batch = [(np.zeros((4, 4, 3), np.uint8), rows[0]), (np.ones((4, 4, 3), np.uint8), rows[1])]
+    images, out_rows = collate_samples(batch)
+    assert images.shape == (2, 4, 4, 3) and images.dtype == torch.uint8 and out_rows == rows
+    with pytest.raises(FaceBehaviorError, match="different sizes"):
+        collate_samples([(np.zeros((4, 4, 3), np.uint8), {}), (np.zeros((5, 4, 3), np.uint8), {})])
 
 
 def test_dataset_defaults_come_from_the_environment(monkeypatch, manifest, tmp_path):

@@ -212,6 +212,17 @@ def iter_samples(path: str | Path, decode: bool = True) -> Iterator[tuple[np.nda
         yield (decode_image(files[ext], f"{path}:{key}.{ext}") if decode else files[ext]), row
 
 
+def collate_samples(batch: list[tuple[np.ndarray, dict]]) -> tuple[torch.Tensor, list[dict]]:
+    """DataLoader ``collate_fn``: images of one size stacked as uint8 (B, H, W, 3), rows kept as a list
+    (the default collate cannot batch the JSON nulls)."""
+    images = [image for image, _ in batch]
+    shapes = {image.shape for image in images}
+    if len(shapes) > 1:
+        raise FaceBehaviorError(f"cannot stack images of different sizes {sorted(shapes)}; "
+                                "pack prepared (same-size) crops or resize in a map step first")
+    return torch.from_numpy(np.stack(images)), [row for _, row in batch]
+
+
 class ShardDataset(IterableDataset):
     """Streams (image uint8 HWC RGB, row dict) from shards, split across ranks and loader workers.
 

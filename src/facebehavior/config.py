@@ -146,6 +146,7 @@ class EvalConfig:
     batch_size: int = 256
     tune_thresholds: bool = True
     median_filter: int = 0
+    protocols: dict = field(default_factory=dict)  # database → {task: primary metric}, over the registry
 
 
 @dataclass

@@ -22,6 +22,8 @@ from facebehavior.labels import TaskSpec
 REQUIRED = ("path", "database", "split")
 OPTIONAL = ("subject", "video", "frame", "timestamp", "box", "landmarks", "aligned", "key")
 SPLITS = ("train", "val", "test")
+# Ids stay text: "0105" must not become 105 (pandas would guess a number).
+TEXT_COLUMNS = ("path", "database", "split", "subject", "video", "box", "landmarks", "key")
 SOFT_TOLERANCE = 1e-3
 
 
@@ -143,7 +145,7 @@ def read_manifest(path: str | Path, tasks: list[TaskSpec], root: str | Path | No
         raise ManifestError(f"manifest {path} does not exist")
     is_csv = path.suffix.lower() != ".parquet"
     try:
-        frame = pd.read_csv(path, dtype={"path": str, "database": str, "split": str}) if is_csv \
+        frame = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}) if is_csv \
             else pd.read_parquet(path)
     except Exception as exc:  # pandas raises many types for malformed files
         raise ManifestError(f"{path}: cannot be read as {'CSV' if is_csv else 'Parquet'}: {exc}") from exc

@@ -12,14 +12,14 @@ from facebehavior.evaluation.predict import predict_table
 
 
 def evaluate_tables(model, table: ImageTable, tasks, thresholds: dict, device, batch_size: int = 256,
-                    num_workers: int = 0, rank: int = 0, world_size: int = 1):
+                    num_workers: int = 0, rank: int = 0, world_size: int = 1, protocols: dict | None = None):
     """Predictions, per-database results and confusion matrices for one image table."""
     from facebehavior.evaluation.evaluate import confusion_matrices, evaluate_predictions
 
     preds = predict_table(model, table, tasks, device, batch_size, rank, world_size, num_workers)
     labels = {k: v.numpy() for k, v in table.labels.items()}
     thr = {k: np.asarray(v) for k, v in (thresholds or {}).items()}
-    results = evaluate_predictions(preds, labels, table.databases, tasks, thresholds=thr)
+    results = evaluate_predictions(preds, labels, table.databases, tasks, protocols=protocols or None, thresholds=thr)
     return preds, labels, results, confusion_matrices(preds, labels, table.databases, tasks)
 
 
@@ -44,7 +44,8 @@ def evaluate_run(checkpoint, cfg=None, manifests: list[str] | None = None, split
     if cfg.data.cache == "memory":
         table.cache_in_memory(workers=cfg.data.num_workers)
     preds, labels, results, confusion = evaluate_tables(
-        model, table, tasks, meta.thresholds, torch.device(device), batch_size or cfg.eval.batch_size)
+        model, table, tasks, meta.thresholds, torch.device(device), batch_size or cfg.eval.batch_size,
+        protocols=cfg.eval.protocols)
     run_dir = Path(checkpoint).parent.parent if Path(checkpoint).parent.name == "checkpoints" else Path(checkpoint).parent
     out = Path(out_dir or run_dir / "eval")
     extra = {"confusion": confusion, "checkpoint": str(checkpoint), "split": split,

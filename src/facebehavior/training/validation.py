@@ -26,7 +26,7 @@ def validate(model, table, tasks, cfg, device, dist, amp_dtype=None) -> tuple[di
                 if mask.any():
                     thresholds[t.name] = tune_thresholds(preds[t.name], np.nan_to_num(labels[t.name]), mask).tolist()
     # Model selection uses the fixed 0.5 threshold: thresholds tuned on the same rows would flatter it.
-    scores = evaluate_predictions(preds, labels, table.databases, tasks)
+    scores = evaluate_predictions(preds, labels, table.databases, tasks, protocols=cfg.eval.protocols or None)
     return scores, thresholds
 
 

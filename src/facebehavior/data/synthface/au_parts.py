@@ -19,6 +19,8 @@ TEETH = (235, 230, 220)
 _T_EYE = np.linspace(-1.0, 1.0, 13)
 _T_MOUTH = np.linspace(-1.0, 1.0, 17)
 _BROW_TAPER = np.linspace(1.15, 0.55, 9)
+_EYE_ARCH = (1.0 - _T_EYE ** 2) ** 0.7
+_EYE_BOWL = (1.0 - _T_EYE ** 2) ** 0.9
 
 
 FAINT = 0.05                  # a fold lighter than this blend is invisible after downsampling
@@ -53,18 +55,18 @@ def draw_brows(cv: Canvas, p: FaceParams) -> None:
                  0.016)
 
 
-def _eye_curves(p: FaceParams, side: float):
+def _eye_curves(p: FaceParams, side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Upper lid, lower lid and crease as (13, 2) point arrays, inner corner first."""
     f = p.shape
     a5, a6, a7 = p.au(5), p.au(6), p.au(7)
-    t = _T_EYE  # -1 = inner corner, +1 = outer corner
-    xs = side * (f.eye_dx + f.eye_w * t)
-    tilt = f.eye_y - 0.012 * t
     up = f.eye_h * (1.0 + 1.0 * a5 - 0.25 * a7 - 0.15 * a6)
     low = f.eye_h * (0.75 - 0.45 * a7 - 0.30 * a6)
-    upper = tilt - up * (1.0 - t * t) ** 0.7
-    lower = tilt + low * (1.0 - t * t) ** 0.9
-    crease = tilt - f.eye_h * (1.0 - t * t) ** 0.7 - 0.045
-    return xs, upper, lower, crease
+    x = side * (f.eye_dx + f.eye_w * _T_EYE)
+    tilt = f.eye_y - 0.012 * _T_EYE
+    upper = np.column_stack((x, tilt - up * _EYE_ARCH))
+    lower = np.column_stack((x, tilt + low * _EYE_BOWL))
+    crease = np.column_stack((x, tilt - f.eye_h * _EYE_ARCH - 0.045))
+    return upper, lower, crease
 
 
 def draw_eyes(cv: Canvas, p: FaceParams) -> None:
@@ -73,22 +75,19 @@ def draw_eyes(cv: Canvas, p: FaceParams) -> None:
     f = p.shape
     a6, a7 = p.au(6), p.au(7)
     for side in (-1.0, 1.0):
-        xs, upper, lower, crease = _eye_curves(p, side)
+        upper, lower, crease = _eye_curves(p, side)
         ex, ey = side * f.eye_dx, f.eye_y
-        cv.polygon(np.vstack((np.column_stack((xs, upper)), np.column_stack((xs, lower))[::-1])), SCLERA, 0.5)
+        cv.polygon(np.vstack((upper, lower[::-1])), SCLERA, 0.5)
         r = f.eye_h * 1.1
         cv.ellipse(ex, ey - 0.004, r, r, f.iris, 0.5)
         cv.ellipse(ex, ey - 0.004, 0.45 * r, 0.45 * r, (15, 10, 10), 0.5)
         # skin lids drawn over the iris clip it to the opening
-        pad = side * 0.03
-        top = np.vstack((np.column_stack((xs, upper)), [(xs[-1] + pad, ey - 0.2), (xs[0] - pad, ey - 0.2)]))
-        bottom = np.vstack((np.column_stack((xs, lower)), [(xs[-1] + pad, ey + 0.16), (xs[0] - pad, ey + 0.16)]))
-        cv.polygon(top, f.skin, 0.5)
-        cv.polygon(bottom, f.skin, 0.5)
-        inner = slice(2, -2)
-        cv.line(np.column_stack((xs[inner], crease[inner])), shade(f.skin, 0.8), 0.012, 0.5)
-        cv.line(np.column_stack((xs, upper)), LASH, 0.024, 0.5)
-        cv.line(np.column_stack((xs, lower)), mix(f.skin, LASH, 0.35 + 0.3 * a7), 0.012 + 0.01 * a7, 0.5)
+        x0, x1, pad = upper[0, 0], upper[-1, 0], side * 0.03
+        cv.polygon(np.vstack((upper, ((x1 + pad, ey - 0.2), (x0 - pad, ey - 0.2)))), f.skin, 0.5)
+        cv.polygon(np.vstack((lower, ((x1 + pad, ey + 0.16), (x0 - pad, ey + 0.16)))), f.skin, 0.5)
+        cv.line(crease[2:-2], shade(f.skin, 0.8), 0.012, 0.5)
+        cv.line(upper, LASH, 0.024, 0.5)
+        cv.line(lower, mix(f.skin, LASH, 0.35 + 0.3 * a7), 0.012 + 0.01 * a7, 0.5)
         # AU6: the raised cheek folds under the eye and wrinkles the outer corner
         fold_y = ey + 0.15 - 0.05 * a6
         _wrinkle(cv, p, 0.6 * a6 + 0.15 * f.age, lambda: bezier(

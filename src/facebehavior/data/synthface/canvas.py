@@ -16,7 +16,7 @@ YAW_SHIFT = 0.30            # how far a feature of depth 1 moves sideways at yaw
 YAW_SQUASH = 0.22           # horizontal foreshortening at yaw ±1
 
 _ANGLES = np.linspace(0.0, 2.0 * math.pi, 28, endpoint=False)
-_COS, _SIN = np.cos(_ANGLES), np.sin(_ANGLES)
+_CIRCLE = np.column_stack((np.cos(_ANGLES), np.sin(_ANGLES)))
 
 Color = tuple[int, int, int]
 
@@ -38,11 +38,12 @@ def shade(c: Color, k: float) -> Color:
 
 
 def ellipse_points(x: float, y: float, rx: float, ry: float, angle: float = 0.0) -> np.ndarray:
-    px, py = rx * _COS, ry * _SIN
+    pts = _CIRCLE * (rx, ry)
     if angle:
         c, s = math.cos(angle), math.sin(angle)
-        px, py = c * px - s * py, s * px + c * py
-    return np.column_stack((x + px, y + py))
+        pts = pts @ np.array([[c, s], [-s, c]])
+    pts += (x, y)
+    return pts
 
 
 @lru_cache(maxsize=None)

@@ -161,10 +161,9 @@ def draw_mouth(cv: Canvas, p: FaceParams, lip_color) -> None:
     cv.line(_pts(x[4:-4], low_out[4:-4] + 0.012), shade(f.skin, 0.82), 0.014, 0.6)
     _draw_press_and_chin(cv, p, x, up_out, low_out)
     if p.wear.beard in ("mustache", "full"):
-        band = slice(1, -1)
-        beard = mix(p.shape.hair_color, p.shape.skin, 0.2)
-        cv.polygon(np.vstack((_pts(1.15 * x[band], up_out[band] - 0.065), _pts(1.15 * x[band], up_out[band] - 0.004)[::-1])),
-                   beard, 0.65)
+        xs, top = 1.15 * x[1:-1], up_out[1:-1]  # a moustache band that follows the upper lip
+        band = np.vstack((_pts(xs, top - 0.065), _pts(xs, top - 0.004)[::-1]))
+        cv.polygon(band, mix(p.shape.hair_color, p.shape.skin, 0.2), 0.65)
 
 
 def _draw_folds(cv: Canvas, p: FaceParams, x, up_in) -> None:

@@ -133,7 +133,7 @@ def identity_databases(n_ids: int = IDENTITIES) -> list[DatabaseSpec]:
         "synth_celeba", "identity", "CelebA", ("identity", "attributes"),
         {"identity": "accuracy", "attributes": "accuracy"},
         {k: v * n_ids for k, v in IMAGES_PER_IDENTITY.items()}, {k: n_ids for k in IMAGES_PER_IDENTITY},
-        NuisanceProfile(roll_std=5.0, yaw_std=0.2, brightness=(1.05, 0.1), light=0.25, blur=(0.0, 0.5),
+        NuisanceProfile(roll_std=5.0, yaw_std=0.2, brightness=(1.05, 0.1), light=0.25, blur=(0.0, 1.0),
                         noise=(0.5, 3.0), occlusion=0.02),
         prior=PRIORS["spontaneous"], note="every identity in every split (subject-dependent)")]
 

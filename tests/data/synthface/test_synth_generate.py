@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from facebehavior.data.synthface import generate
 from facebehavior.data.synthface.presets import BP4D_AUS, DISFA_AUS, EMOTIONET_AUS, GFT_AUS, preset_databases
 from facebehavior.labels import AU_NAMES, CELEBA_ATTRIBUTES, affect_tasks
 
-SCALE = 0.01
+SCALE = 0.004  # every split at its minimum of 4 images (MIN_SPLIT): ~140 images
 
 
 @pytest.fixture(scope="module")
@@ -129,25 +130,29 @@ def test_existing_preset_is_reused(affect_dir):
     assert generate_preset("affect", out, size=64, seed=7, scale=SCALE, workers=1) == path
     assert time.perf_counter() - start < 1.0
     assert (path.stat().st_mtime_ns, image.stat().st_mtime_ns) == stamps  # nothing rewritten
-    for changed in ({"seed": 8}, {"size": 48}, {"scale": 0.02}):
+    for changed in ({"seed": 8}, {"size": 48}, {"scale": 2 * SCALE}):
         settings = {"size": 64, "seed": 7, "scale": SCALE, **changed}
         assert cached_preset("affect", out, **settings) is None, changed
 
 
-def test_changed_settings_regenerate_in_place(tmp_path):
-    path = generate_preset("affect", tmp_path, size=32, seed=0, scale=0.004, workers=1)
-    image = tmp_path / "synth_rafdb" / "images" / "000000.png"
+def test_changed_settings_regenerate_in_place(affect_dir, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(affect_dir[0], out)
+    stale = out / "synth_rafdb" / "images" / "999999.png"  # left over from an older, bigger preset
+    stale.write_bytes(b"")
+    image = out / "synth_rafdb" / "images" / "000000.png"
     os.utime(image, ns=(1, 1))
-    generate_preset("affect", tmp_path, size=48, seed=0, scale=0.004, workers=1)
+    path = generate_preset("affect", out, size=48, seed=7, scale=SCALE, workers=1)
     assert json.loads(path.read_text())["size"] == 48
-    assert image.stat().st_mtime_ns != 1
+    assert image.stat().st_mtime_ns != 1 and not stale.exists()
 
 
 def test_identity_preset_is_subject_dependent(tmp_path):
-    path = generate_preset("identity", tmp_path, size=32, seed=0, scale=0.01, workers=1)
+    path = generate_preset("identity", tmp_path, size=32, seed=0, scale=0.01, workers=1)  # 5 identities
     db = read_preset(path)["databases"][0]
     assert db["role"] == "identity" and db["tasks"] == ["identity", "attributes"]
     spec = preset_databases("identity", 0.01)[0]
+    assert db["subjects"]["train"] == spec.subjects["train"] == 5
     frame = read_manifest(tmp_path / db["manifest"], task_specs(spec)).frame
     ids = set(range(db["subjects"]["train"]))
     for split in ("train", "val", "test"):

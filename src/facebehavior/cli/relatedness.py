@@ -35,11 +35,11 @@ def _outputs(parser) -> None:
     parser.add_argument("--plot", help="write a heatmap PNG")
 
 
-def _finish(rel, args, frame) -> int:
+def _finish(rel, args, frame, float_format: str = ".5g") -> int:
     import pandas as pd
 
     with pd.option_context("display.max_columns", 60, "display.width", 200):
-        print(frame.to_string(float_format=lambda v: f"{v:.5g}"))
+        print(frame.to_string(float_format=lambda v: f"{v:{float_format}}"))
     for note in rel.notes:
         print(f"note: {note}")
     if args.csv:
@@ -112,4 +112,23 @@ def run_estimate(args) -> int:
     if thin:
         print(f"note: {thin} entries rest on fewer than 5 samples")
     view = rel.to_frame().loc[_pick(list(a.labels), args.rows, "rows"), _pick(list(b.labels), args.columns, "columns")]
-    return _finish(rel, args, view)
+    subjects = _class_subjects(frame, a)
+    if subjects:  # Table 2 layout: classes are people, shown by their own id ("# 1" = CelebA identity 1)
+        view.index = [f"# {subjects.get(label, label)}" for label in view.index]
+        view.columns.name = a.name
+    return _finish(rel, args, view, ".5f")  # Table 2 prints five decimals
+
+
+def _class_subjects(frame, task) -> dict[str, str]:
+    """Class label → subject id when the manifest's classes and subjects are one-to-one (identities)."""
+    if "subject" not in frame:
+        return {}
+    pairs = frame[[task.name, "subject"]].dropna().drop_duplicates()
+    if pairs.empty or pairs[task.name].duplicated().any() or pairs["subject"].duplicated().any():
+        return {}
+    return {task.labels[int(c)]: _plain(s) for c, s in zip(pairs[task.name], pairs["subject"])}
+
+
+def _plain(value) -> str:
+    """2880.0 (a numeric subject column read by pandas) → "2880"."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)

@@ -2,11 +2,12 @@
 
     .venv/bin/python benchmarks/bench_data.py [--images 512] [--out benchmarks/results/bench_data.json]
 
-The DataLoader rows are steady-state (workers started before timing); the `prepare` rows include
-starting its worker processes, as a user sees it. Uses FER+ test images from ../shared when present, else generated images with drawn faces
+Uses FER+ test images from ../shared when present, else generated images with drawn faces
 (detection numbers are then meaningless and marked so). Prints a table and writes JSON.
-Measured with torch DataLoaders of 1 and 2 worker processes; on a shared 2-core machine the
-numbers move with other load, so compare rows of one run, not runs.
+The DataLoader rows (1 and 2 worker processes) are steady-state: workers start before timing.
+The `prepare` rows include starting its worker processes, as a user sees it. On a shared 2-core
+machine the numbers move with other load (the JSON records the load average), so compare rows
+of one run, not runs.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_data.json"))
     args = parser.parse_args()
     torch.set_num_threads(1)
+    load_before = os.getloadavg()[0]
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
@@ -146,9 +148,11 @@ def main() -> int:
         "images": args.images, "source": source, "detected": prepared["landmark_sources"],
         "rows": rows, "mtcnn_ms_per_image": latency,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-                    "opencv": cv2.__version__, "platform": platform.platform()},
+                    "opencv": cv2.__version__, "platform": platform.platform(),
+                    "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
     }
-    print(f"{args.images} images: {source}")
+    print(f"{args.images} images: {source}; 1-min load average before/after: "
+          f"{load_before:.1f}/{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'stage':48s} {'workers':>7s} {'images/s':>10s}")
     for row in rows:
         print(f"{row['stage']:48s} {row['workers']:7d} {row['images_per_s']:10.1f}")

@@ -1,0 +1,117 @@
+"""The network behind `analyze`: PyTorch on a checkpoint, or ONNX Runtime on an exported model.
+
+Both take aligned uint8 RGB crops (N, S, S, 3) and return, per task, activated outputs (N, K):
+expression probabilities, AU probabilities, valence/arousal values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from facebehavior.errors import FaceBehaviorError
+from facebehavior.labels import TaskSpec
+
+BACKENDS = ("auto", "torch", "onnxruntime")  # auto: onnxruntime for a .onnx file, else torch
+
+
+@dataclass
+class ModelInfo:
+    """What the analysis needs to know about the network, whichever backend runs it."""
+
+    tasks: list[TaskSpec]
+    trained: list[str]
+    thresholds: dict
+    image_size: int
+    source: str
+    identity: dict = field(default_factory=dict)  # compared on --resume: same model, same outputs
+
+    @property
+    def untrained(self) -> list[str]:
+        return [t.name for t in self.tasks if t.name not in self.trained]
+
+
+class TorchBackend:
+    def __init__(self, model, info: ModelInfo, device):
+        self.model, self.info, self.device = model, info, device
+
+    def run(self, crops: np.ndarray) -> dict[str, np.ndarray]:
+        import torch
+
+        from facebehavior.data.transforms import to_model_input
+        from facebehavior.evaluation.predict import activate
+
+        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2)
+        with torch.inference_mode():
+            logits = self.model(to_model_input(x))
+            return {t.name: activate(t, logits[t.name]).cpu().numpy() for t in self.info.tasks}
+
+
+class OnnxBackend:
+    def __init__(self, session, info: ModelInfo):
+        self.session, self.info = session, info
+        self.names = [o.name for o in session.get_outputs()]
+
+    def run(self, crops: np.ndarray) -> dict[str, np.ndarray]:
+        from facebehavior.inference.onnx_export import INPUT_NAME
+
+        x = crops.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0
+        return dict(zip(self.names, self.session.run(None, {INPUT_NAME: x})))
+
+
+def _info_from_dict(meta: dict, source: str) -> ModelInfo:
+    tasks = [TaskSpec(t["name"], t["kind"], tuple(t["labels"]),
+                      extra={"range": tuple(t["range"])} if t.get("range") else {}) for t in meta["tasks"]]
+    identity = {k: meta.get(k) for k in ("epoch", "global_step", "trained_tasks", "thresholds")}
+    identity["tasks"] = [t.name for t in tasks]
+    return ModelInfo(tasks, list(meta["trained_tasks"]), dict(meta.get("thresholds") or {}),
+                     int(meta["image_size"]), source, identity)
+
+
+def load_backend(path: str | Path, backend: str = "auto", device: str = "cpu", threads: int | None = None):
+    """A checkpoint folder (torch or onnxruntime: exported in memory) or an exported .onnx file."""
+    from facebehavior.inference.onnx_export import export_onnx_bytes, export_meta, onnx_session, read_onnx_meta
+
+    if backend not in BACKENDS:
+        raise FaceBehaviorError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    path = Path(path)
+    if not path.exists():
+        raise FaceBehaviorError(f"{path}: no such checkpoint folder or .onnx file")
+    if backend == "auto":
+        backend = "onnxruntime" if path.suffix == ".onnx" else "torch"
+    if backend == "onnxruntime" and device not in ("cpu", "auto"):
+        raise FaceBehaviorError(f"--backend onnxruntime runs on the CPU here; drop --device {device} or use --backend torch")
+    if path.suffix == ".onnx":
+        if backend != "onnxruntime":
+            raise FaceBehaviorError(f"{path} is an ONNX file: use --backend onnxruntime, or pass the checkpoint folder")
+        session = onnx_session(path, threads)
+        return OnnxBackend(session, _info_from_dict(read_onnx_meta(session, path), str(path.resolve())))
+    if backend == "onnxruntime":
+        data, meta = export_onnx_bytes(path)
+        return OnnxBackend(onnx_session(data, threads), _info_from_dict(meta, str(path.resolve())))
+    import torch
+
+    from facebehavior.training.checkpoint import load_model
+
+    if threads:
+        torch.set_num_threads(threads)
+    torch_device = torch_device_or_error(device)
+    model, meta, cfg = load_model(path, torch_device)
+    return TorchBackend(model, _info_from_dict(export_meta(meta, cfg, str(path)), str(path.resolve())), torch_device)
+
+
+def torch_device_or_error(name: str):
+    """`name` as a torch device that exists here, or an error saying which devices do."""
+    import torch
+
+    from facebehavior.training.distributed import resolve_device
+
+    try:
+        device = resolve_device(name)
+        torch.empty(1, device=device)  # fails now, not mid-run, when the device is absent
+    except (RuntimeError, AssertionError) as exc:
+        available = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+        raise FaceBehaviorError(f"device {name!r} is not usable here ({exc}); available: {available}") from None
+    return device

@@ -1,0 +1,134 @@
+"""Export a checkpoint to ONNX: one float input ``image`` (B, 3, S, S) in [-1, 1], dynamic batch, and
+one output per task named after it, already activated (softmax / sigmoid / clamped regression).
+
+The checkpoint's metadata (tasks, trained heads, AU thresholds, input size) is stored in the ONNX
+file's ``metadata_props`` under ``facebehavior``, so an exported file is enough to run `analyze`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from facebehavior.errors import FaceBehaviorError
+
+META_KEY = "facebehavior"
+INPUT_NAME = "image"
+
+
+def _activated_module(model, tasks):
+    import torch
+
+    from facebehavior.evaluation.predict import activate
+
+    class Activated(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = model
+
+        def forward(self, image):
+            logits = self.net(image)
+            return tuple(activate(t, logits[t.name]) for t in tasks)
+
+    return Activated().eval()
+
+
+def export_meta(meta, cfg, checkpoint: str) -> dict:
+    """What the ONNX file must carry to be analysed without its checkpoint folder."""
+    return {
+        "tasks": [{"name": t.name, "kind": t.kind, "labels": list(t.labels), "range": t.extra.get("range")}
+                  for t in cfg.task_specs()],
+        "trained_tasks": list(meta.trained_tasks), "thresholds": meta.thresholds,
+        "image_size": int(cfg.data.image_size), "checkpoint": str(checkpoint),
+        "epoch": meta.epoch, "global_step": meta.global_step, "version": meta.version,
+    }
+
+
+def export_onnx_bytes(checkpoint: str | Path, opset: int = 17) -> tuple[bytes, dict]:
+    """The checkpoint as an ONNX model (bytes) with its metadata embedded, and that metadata."""
+    import onnx
+    import torch
+
+    from facebehavior.training.checkpoint import load_model
+
+    model, meta, cfg = load_model(checkpoint, "cpu")
+    tasks = cfg.task_specs()
+    wrapper = _activated_module(model, tasks)
+    size = int(cfg.data.image_size)
+    names = [t.name for t in tasks]
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
+        # dynamo=False: the TorchScript exporter needs no onnxscript and handles this plain CNN exactly.
+        torch.onnx.export(wrapper, (torch.zeros(2, 3, size, size),), buffer, dynamo=False,
+                          input_names=[INPUT_NAME], output_names=names, opset_version=opset,
+                          dynamic_axes={n: {0: "batch"} for n in [INPUT_NAME, *names]})
+    proto = onnx.load_from_string(buffer.getvalue())
+    info = export_meta(meta, cfg, str(checkpoint))
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = META_KEY, json.dumps(info)
+    proto.producer_name = "facebehavior"
+    return proto.SerializeToString(), info
+
+
+def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, check: bool = True) -> dict:
+    """Write the ONNX file; with `check`, compare ONNX Runtime with PyTorch on random inputs.
+
+    Returns a summary with the largest absolute difference per task.
+    """
+    data, info = export_onnx_bytes(checkpoint, opset)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(out)
+    summary = {"path": str(out), "bytes": len(data), "tasks": [t["name"] for t in info["tasks"]]}
+    if check:
+        summary["max_abs_diff"] = compare_with_torch(checkpoint, data)
+    return summary
+
+
+def compare_with_torch(checkpoint, onnx_model: bytes | str, batch: int = 4, seed: int = 0) -> dict[str, float]:
+    """Largest |ONNX Runtime - PyTorch| per task output on random [-1, 1] inputs of batch size `batch`."""
+    import torch
+
+    from facebehavior.evaluation.predict import activate
+    from facebehavior.training.checkpoint import load_model
+
+    model, _, cfg = load_model(checkpoint, "cpu")
+    size = int(cfg.data.image_size)
+    x = np.random.default_rng(seed).uniform(-1, 1, (batch, 3, size, size)).astype(np.float32)
+    session = onnx_session(onnx_model)
+    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, {INPUT_NAME: x})))
+    with torch.inference_mode():
+        logits = model(torch.from_numpy(x))
+    return {t.name: float(np.abs(got[t.name] - activate(t, logits[t.name]).numpy()).max())
+            for t in cfg.task_specs()}
+
+
+def onnx_session(model: bytes | str | Path, threads: int | None = None):
+    """An ONNX Runtime CPU session for a file path or serialized bytes."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    source = model if isinstance(model, bytes) else str(model)
+    try:
+        return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for bad files
+        where = "the exported model" if isinstance(model, bytes) else str(model)
+        raise FaceBehaviorError(f"{where}: ONNX Runtime cannot load it: {exc}") from None
+
+
+def read_onnx_meta(session, path) -> dict:
+    meta = session.get_modelmeta().custom_metadata_map
+    if META_KEY not in meta:
+        raise FaceBehaviorError(f"{path}: this ONNX file carries no facebehavior metadata; export it with "
+                                "`facebehavior export CKPT --format onnx`")
+    return json.loads(meta[META_KEY])

@@ -77,6 +77,7 @@ class ModelConfig:
     preset: str = "paper"
     widths: list | None = None
     depths: list | None = None
+    stem_stride: int | None = None
     dropout: float = 0.0
     pretrained: bool = False
     pretrained_path: str | None = None

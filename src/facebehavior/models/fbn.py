@@ -38,10 +38,10 @@ class ResidualUnit(nn.Module):
 
 
 class FaceBehaviorBackbone(nn.Module):
-    def __init__(self, widths: list[int], depths: list[int]):
+    def __init__(self, widths: list[int], depths: list[int], stem_stride: int = 2):
         super().__init__()
         require(len(widths) == len(depths) and widths, "model.widths and model.depths must have equal length")
-        self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, 2, 1, bias=False), nn.BatchNorm2d(widths[0]),
+        self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, stem_stride, 1, bias=False), nn.BatchNorm2d(widths[0]),
                                   nn.ReLU(inplace=True))
         stages, cin = [], widths[0]
         for width, depth in zip(widths, depths):
@@ -60,8 +60,8 @@ class FaceBehaviorBackbone(nn.Module):
 
 
 @register_backbone("fbn")
-def create_fbn(preset: str = "paper", widths=None, depths=None, **_) -> tuple[nn.Module, int]:
+def create_fbn(preset: str = "paper", widths=None, depths=None, stem_stride=None, **_) -> tuple[nn.Module, int]:
     require(preset in PRESETS, f"model.preset {preset!r}: use one of {sorted(PRESETS)}")
     spec = PRESETS[preset]
-    net = FaceBehaviorBackbone(list(widths or spec["widths"]), list(depths or spec["depths"]))
+    net = FaceBehaviorBackbone(list(widths or spec["widths"]), list(depths or spec["depths"]), stem_stride or 2)
     return net, net.num_features

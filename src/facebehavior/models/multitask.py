@@ -34,5 +34,6 @@ class MultiTaskNet(nn.Module):
 def build_model(model_cfg, tasks: list[TaskSpec]) -> MultiTaskNet:
     backbone, features = create_backbone(
         model_cfg.backbone, preset=model_cfg.preset, widths=model_cfg.widths, depths=model_cfg.depths,
+        stem_stride=model_cfg.stem_stride,
         pretrained=model_cfg.pretrained, pretrained_path=model_cfg.pretrained_path)
     return MultiTaskNet(backbone, features, tasks, model_cfg.dropout)

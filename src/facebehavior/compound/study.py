@@ -1,0 +1,206 @@
+"""The compound study on SynthFace: zero-shot vs few-shot vs training from scratch, against k.
+
+For each trained model (e.g. with and without coupling) it measures the mean diagonal of the
+confusion matrix on a compound test set of
+- zero-shot eq. 8 (no compound training image),
+- few-shot fine-tuning with k = 1, 5, 10, 50 and all training images per class (several seeds),
+and, once (it does not depend on the model), the same network trained from scratch on the same
+k-shot samples (same seeds, same head, random backbone). Results: JSON, a markdown table and a
+plot of mean diagonal against k.
+
+SynthFace's own compound database has 20 training images per class at scale 1, too few for
+k = 50, so `make_study_set` renders a dedicated compound set with the SynthFace generator (same
+process, same nuisance profile as ``synth_compound``, its own database name and therefore its own
+random streams and subjects; train and test subjects are disjoint).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from facebehavior.errors import FaceBehaviorError
+
+STUDY_DATABASE = "synth_compound_study"
+STUDY_SET_VERSION = 1
+DEFAULT_SHOTS = (1, 5, 10, 50, None)
+
+
+def _study_spec(per_class_train: int, per_class_test: int):
+    from facebehavior.data.synthface.affect import COMPOUND_CLASSES
+    from facebehavior.data.synthface.presets import affect_databases
+
+    base = next(db for db in affect_databases() if db.role == "compound")
+    c = len(COMPOUND_CLASSES)
+    # compound images come with their classes in turn, so every split is exactly balanced
+    sizes = {"train": c * per_class_train, "test": c * per_class_test}
+    subjects = {k: max(2, v // 2) for k, v in sizes.items()}  # about two images per person, like synth_compound
+    return dataclasses.replace(base, name=STUDY_DATABASE, sizes=sizes, subjects=subjects,
+                               note="compound study set: more training images per class for k-shot learning")
+
+
+def make_study_set(out_dir, per_class_train: int = 100, per_class_test: int = 60, size: int = 64,
+                   seed: int = 0) -> Path:
+    """Render (or reuse) the study's compound set; return its manifest path.
+
+    Columns as SynthFace's ``synth_compound``: ``compound`` (index into `COMPOUND_CLASSES`, Du
+    table order), the 17 AU columns and valence/arousal.
+    """
+    from facebehavior.data.manifest import read_manifest, write_manifest
+    from facebehavior.data.synthface import SYNTHFACE_VERSION, task_specs
+    from facebehavior.data.synthface.worker import render_chunk
+    from facebehavior.labels import AU_NAMES
+
+    out = Path(out_dir)
+    key = {"version": STUDY_SET_VERSION, "synthface": SYNTHFACE_VERSION, "per_class_train": per_class_train,
+           "per_class_test": per_class_test, "size": size, "seed": seed}
+    manifest, stamp = out / "manifest.csv", out / "study_set.json"
+    if manifest.is_file() and stamp.is_file() and json.loads(stamp.read_text()) == key:
+        return manifest
+    spec = _study_spec(per_class_train, per_class_test)
+    _, rows, _ = render_chunk((spec, seed, size, str(out), 0, sum(spec.sizes.values())))
+    frame = pd.DataFrame(rows)
+    frame = frame.astype({c: "Int64" for c in ("expr", "compound", *AU_NAMES)})
+    write_manifest(frame, manifest)
+    read_manifest(manifest, task_specs(spec))  # the same checks SynthFace applies to its own output
+    stamp.write_text(json.dumps(key))
+    return manifest
+
+
+def _zero_shot(checkpoint, manifest, classes, label_space, out: Path) -> dict:
+    from facebehavior.compound.evaluate import evaluate_zero_shot
+
+    result = evaluate_zero_shot(checkpoint, manifest, classes, label_space, "test", out, explain_rows=5)
+    return {k: result["metrics"][k] for k in ("mean_diag", "macro_f1", "accuracy", "n")}
+
+
+def _series(checkpoint, manifest, classes, label_space, shots, seeds, settings, scratch: bool, say) -> list[dict]:
+    from facebehavior.compound.fewshot import run_finetune
+
+    points = []
+    for k in shots:
+        t0 = time.time()
+        r = run_finetune(checkpoint, manifest, classes, label_space, k, seeds, settings, None, scratch=scratch)
+        per_class = r["runs"][0]["n_train"] // len(r["classes"])
+        points.append({"shots": k, "per_class": per_class, "mean_diag": r["summary"]["mean_diag"],
+                       "macro_f1": r["summary"]["macro_f1"],
+                       "per_seed": [run["metrics"]["mean_diag"] for run in r["runs"]],
+                       "steps": r["runs"][0]["steps"], "seconds": round(time.time() - t0, 1)})
+        say(f"  {'scratch' if scratch else 'fine-tune'} {k or 'all'}-shot: mean diag "
+            f"{points[-1]['mean_diag']['mean']:.3f} ± {points[-1]['mean_diag']['std']:.3f} "
+            f"({points[-1]['seconds']} s)")
+    return points
+
+
+def _same_architecture(checkpoints: dict) -> None:
+    from facebehavior.training.checkpoint import read_meta
+
+    models = {name: read_meta(path).config["model"] for name, path in checkpoints.items()}
+    sizes = {name: read_meta(path).config["data"]["image_size"] for name, path in checkpoints.items()}
+    if len({json.dumps(m, sort_keys=True) for m in models.values()}) > 1 or len(set(sizes.values())) > 1:
+        raise FaceBehaviorError(f"the study's models must share one architecture and image size (the scratch "
+                                f"baseline is trained once for all); got {models} at sizes {sizes}")
+
+
+def run_compound_study(checkpoints: dict, manifest, out_dir, classes="rafdb", label_space: str = "synthface",
+                       shots=DEFAULT_SHOTS, seeds=(0, 1, 2), settings=None, scratch: bool = True,
+                       extra_zero_shot: tuple = ("du2014",), say=print) -> dict:
+    """Run the study for `checkpoints` ({label: checkpoint folder}) on a compound manifest with train
+    and test splits; write ``compound_study.json``, ``compound_study.md`` and ``compound_study.png``
+    into `out_dir` and return the results. `extra_zero_shot`: further class sets scored zero-shot only."""
+    from facebehavior.compound.classes import resolve_classes
+    from facebehavior.compound.fewshot import FinetuneSettings
+
+    settings = settings or FinetuneSettings()
+    out = Path(out_dir)
+    _same_architecture(checkpoints)
+    cs = resolve_classes(classes)
+    results = {"classes": list(cs.names), "label_space": label_space, "manifest": str(manifest),
+               "seeds": list(seeds), "settings": dataclasses.asdict(settings), "models": {}}
+    t0 = time.time()
+    for name, ckpt in checkpoints.items():
+        say(f"model {name}: {ckpt}")
+        zs = _zero_shot(ckpt, manifest, cs.names, label_space, out / "details" / name / "zeroshot")
+        extra = {c: _zero_shot(ckpt, manifest, c, label_space, out / "details" / name / f"zeroshot_{c}")
+                 for c in extra_zero_shot}
+        say(f"  zero-shot: mean diag {zs['mean_diag']:.3f}")
+        results["models"][name] = {"checkpoint": str(ckpt), "zero_shot": zs, "zero_shot_other_sets": extra,
+                                   "few_shot": _series(ckpt, manifest, cs.names, label_space, shots, seeds,
+                                                       settings, False, say)}
+    if scratch:
+        say("from scratch (random weights, same architecture):")
+        first = next(iter(checkpoints.values()))
+        results["scratch"] = _series(first, manifest, cs.names, label_space, shots, seeds, settings, True, say)
+    results["seconds"] = round(time.time() - t0, 1)
+    write_study(results, out)
+    return results
+
+
+def _fmt(point: dict) -> str:
+    m = point["mean_diag"]
+    return f"{m['mean']:.3f} ± {m['std']:.3f}"
+
+
+def study_markdown(results: dict) -> str:
+    names = list(results["models"])
+    first = results["models"][names[0]]["few_shot"]
+    header = ["method", *[f"k={p['shots'] or 'all'} ({p['per_class']}/class)" for p in first]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in names:
+        m = results["models"][name]
+        lines.append(f"| zero-shot, {name} | {m['zero_shot']['mean_diag']:.3f} (no training image) |"
+                     + " |" * (len(header) - 2))
+    for name in names:
+        lines.append(f"| fine-tuned, {name} | " + " | ".join(_fmt(p) for p in results["models"][name]["few_shot"])
+                     + " |")
+    if results.get("scratch"):
+        lines.append("| from scratch | " + " | ".join(_fmt(p) for p in results["scratch"]) + " |")
+    notes = [f"- zero-shot on {c}: " + ", ".join(f"{n} {results['models'][n]['zero_shot_other_sets'][c]['mean_diag']:.3f}"
+                                                 for n in names)
+             for c in results["models"][names[0]].get("zero_shot_other_sets", {})]
+    return "\n".join(lines + [""] + notes) + "\n"
+
+
+def plot_study(results: dict, out_png) -> Path:
+    """Mean diagonal against k (log axis; 'all' at its images per class), one line per method."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.subplots()
+    colours = ["tab:blue", "tab:orange", "tab:green", "tab:purple"]
+    series = [(f"fine-tuned, {n}", m["few_shot"], colours[i % 4]) for i, (n, m) in enumerate(results["models"].items())]
+    if results.get("scratch"):
+        series.append(("from scratch", results["scratch"], "tab:gray"))
+    for label, points, colour in series:
+        x = [p["per_class"] for p in points]
+        y = [p["mean_diag"]["mean"] for p in points]
+        err = [p["mean_diag"]["std"] for p in points]
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label, color=colour)
+    for i, (name, m) in enumerate(results["models"].items()):
+        ax.axhline(m["zero_shot"]["mean_diag"], ls="--", color=colours[i % 4], label=f"zero-shot, {name}")
+    ax.axhline(1 / len(results["classes"]), ls=":", color="black", label="chance")
+    ax.set_xscale("log")
+    ax.set(xlabel="training images per class (k)", ylabel="mean diagonal of the confusion matrix",
+           title=f"compound expressions ({len(results['classes'])} classes)", ylim=(0, 1))
+    ax.legend(fontsize=7)
+    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110)
+    return Path(out_png)
+
+
+def write_study(results: dict, out_dir) -> dict[str, Path]:
+    from facebehavior.evaluation.report import to_jsonable
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "compound_study.json", "markdown": out / "compound_study.md",
+             "png": out / "compound_study.png"}
+    paths["json"].write_text(json.dumps(to_jsonable(results), indent=1, allow_nan=False) + "\n")
+    paths["markdown"].write_text(study_markdown(results), encoding="utf-8")
+    plot_study(results, paths["png"])
+    return paths

@@ -9,7 +9,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "analyze", help="expressions, AUs, valence/arousal for every face in images and videos",
         description="Writes one row per face per image or video frame (columns: docs/analyze.md), "
-                    "<out stem>.errors.csv listing inputs that could not be used, and <out stem>.meta.json.")
+                    "<out>.errors.csv listing inputs that could not be used, and <out>.meta.json.")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="image or video files (mp4/avi/mov/mkv/...), directories (searched recursively) or "
                         "glob patterns (quote them, e.g. 'frames/**/*.jpg')")

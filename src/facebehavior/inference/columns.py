@@ -64,7 +64,7 @@ def task_frame(task: TaskSpec, values: np.ndarray | None, threshold: np.ndarray 
     """
     cols = task_columns(task)
     if values is None:
-        return {c: pd.array([pd.NA] * n, dtype=d) for c, d in cols.items()}
+        return {c: nulls(n, d) for c, d in cols.items()}
     values = np.asarray(values, np.float64)
     valid = ~np.isnan(values).any(1)
     out: dict = {}
@@ -86,6 +86,11 @@ def task_frame(task: TaskSpec, values: np.ndarray | None, threshold: np.ndarray 
     return out
 
 
+def nulls(n: int, dtype: str):
+    """`n` missing values of a column type (NaN for floats, <NA> for the nullable types)."""
+    return np.full(n, np.nan) if dtype == "float64" else pd.array([None] * n, dtype=dtype)
+
+
 def thresholds_for(task: TaskSpec, thresholds: dict) -> np.ndarray:
     """Per-label decision thresholds from checkpoint metadata (0.5 where none was tuned)."""
     value = np.asarray(thresholds.get(task.name, 0.5), np.float64).ravel()
@@ -96,7 +101,7 @@ def coerce(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     """`frame` with exactly `columns`, in order, each with its dtype (text from CSV included)."""
     out = {}
     for name, dtype in columns.items():
-        col = frame[name] if name in frame else pd.Series([pd.NA] * len(frame), index=frame.index)
+        col = frame[name] if name in frame else pd.Series(nulls(len(frame), dtype), index=frame.index)
         if dtype == "boolean" and col.dtype != "boolean":
             col = col.map(_parse_bool, na_action="ignore")
         elif dtype in ("float64", "Int64") and not pd.api.types.is_numeric_dtype(col):

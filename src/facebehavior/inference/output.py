@@ -1,9 +1,9 @@
 """Writing analysis tables: crash-safe part files per process, merged into one CSV / Parquet / JSONL.
 
 Next to ``results.csv`` a run keeps
-- ``results.errors.csv``: every input of the latest run that could not be used, with the reason;
-- ``results.meta.json``: the model and settings the rows come from (``--resume`` checks them);
-- ``results.parts/`` while running: per process ``rank-R.csv`` (rows, appended as they come),
+- ``results.csv.errors.csv``: every input of the latest run that could not be used, with the reason;
+- ``results.csv.meta.json``: the model and settings the rows come from (``--resume`` checks them);
+- ``results.csv.parts/`` while running: per process ``rank-R.csv`` (rows, appended as they come),
   ``rank-R.done`` (inputs whose rows are all written) and ``rank-R.errors.csv``.
 
 An input is done once its rows are flushed and its name is appended to the done log, so after a
@@ -34,16 +34,17 @@ def output_format(out: Path) -> str:
     return fmt
 
 
+# Named after the whole file name, so results.csv and results.parquet in one folder never share them.
 def errors_path(out: Path) -> Path:
-    return out.with_name(out.stem + ".errors.csv")
+    return out.with_name(out.name + ".errors.csv")
 
 
 def meta_path(out: Path) -> Path:
-    return out.with_name(out.stem + ".meta.json")
+    return out.with_name(out.name + ".meta.json")
 
 
 def parts_dir(out: Path) -> Path:
-    return out.with_name(out.stem + ".parts")
+    return out.with_name(out.name + ".parts")
 
 
 # ---- per-process part files ------------------------------------------------------------------------

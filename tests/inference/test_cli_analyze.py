@@ -1,0 +1,150 @@
+"""`facebehavior analyze / export / plot` end to end: formats, errors file, resume, annotation."""
+
+import json
+import shutil
+
+import cv2
+import pandas as pd
+import pytest
+
+from facebehavior.cli.main import main
+from facebehavior.inference.output import errors_path, meta_path, parts_dir, read_results
+
+
+def analyze(*args) -> int:
+    return main(["analyze", *map(str, args), "--no-progress"])
+
+
+@pytest.fixture(scope="module")
+def first_run(checkpoint, media, tmp_path_factory):
+    """Images (one without a face), a video, broken files and a missing path, with annotation."""
+    out = tmp_path_factory.mktemp("run") / "results.csv"
+    inputs = [media["root"] / "images", media["video"], media["corrupt"], media["truncated"],
+              media["root"] / "missing.jpg"]
+    code = analyze(*inputs, "--checkpoint", checkpoint, "--out", out, "--annotate", out.parent / "annotated",
+                   "--median", "3", "--batch-size", "16")
+    return code, out
+
+
+def test_rows_for_every_input_and_errors_for_bad_ones(first_run, media):
+    code, out = first_run
+    assert code == 0
+    rows = read_results(out)
+    assert set(rows["source"]) == {str(media[k]) for k in ("astronaut", "blank", "video")}
+    assert (rows["source"] == str(media["video"])).sum() == 20
+    assert rows.loc[rows["source"] == str(media["blank"]), "status"].tolist() == ["no_face"]
+    errors = pd.read_csv(errors_path(out))
+    reasons = dict(zip(errors["source"], errors["reason"]))
+    assert reasons == {str(media["corrupt"]): "unreadable_image", str(media["truncated"]): "unreadable_video",
+                       str(media["root"] / "missing.jpg"): "missing_file"}
+    assert not parts_dir(out).exists()
+    assert json.loads(meta_path(out).read_text())["settings"]["median"] == 3
+
+
+def test_annotated_copies(first_run, media):
+    _, out = first_run
+    folder = out.parent / "annotated"
+    drawn = cv2.imread(str(folder / "astronaut.jpg"))
+    original = cv2.imread(str(media["astronaut"]))
+    assert drawn.shape == original.shape and (cv2.absdiff(drawn, original) > 40).sum() > 500
+    assert (folder / "sub" / "blank.png").is_file()
+    video = cv2.VideoCapture(str(folder / "clip.mp4"))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 20
+
+
+def test_formats_hold_the_same_table(first_run, checkpoint, media, tmp_path):
+    _, out = first_run
+    reference = read_results(out)
+    reference = reference[reference["source"] == str(media["astronaut"])].reset_index(drop=True)
+    for suffix in (".parquet", ".jsonl"):
+        other = tmp_path / f"r{suffix}"
+        assert analyze(media["astronaut"], "--checkpoint", checkpoint, "--out", other) == 0
+        table = read_results(other)
+        assert list(table.columns) == list(reference.columns)
+        pd.testing.assert_frame_equal(table[["expr_happiness", "au12", "valence"]],
+                                      reference[["expr_happiness", "au12", "valence"]], atol=1e-9,
+                                      check_dtype=False)
+        assert table["au12_on"].iloc[0] == reference["au12_on"].iloc[0]
+
+
+def test_resume_skips_done_inputs_and_redoes_interrupted_ones(checkpoint, media, tmp_path, capsys):
+    out = tmp_path / "r.csv"
+    assert analyze(media["astronaut"], "--checkpoint", checkpoint, "--out", out) == 0
+    # Without --resume an existing table is never silently replaced or extended.
+    assert analyze(media["astronaut"], "--checkpoint", checkpoint, "--out", out) == 2
+    assert "--resume" in capsys.readouterr().err
+    # A crash while the video was being written: rows in the part file, no done record.
+    parts = parts_dir(out)
+    parts.mkdir()
+    read_results(out).assign(source=str(media["video"])).to_csv(parts / "rank-0.csv", index=False)
+    capsys.readouterr()
+    assert analyze(media["astronaut"], media["blank"], media["video"], "--checkpoint", checkpoint, "--out", out,
+                   "--resume") == 0
+    assert "1 input(s) skipped" in capsys.readouterr().out
+    rows = read_results(out)
+    assert rows["source"].value_counts().to_dict() == {str(media["video"]): 20, str(media["astronaut"]): 1,
+                                                       str(media["blank"]): 1}
+    # Other settings would mix incomparable rows: refused.
+    assert analyze(media["video"], "--checkpoint", checkpoint, "--out", out, "--resume", "--stride", "2") == 2
+    assert "stride" in capsys.readouterr().err
+
+
+def test_untrained_heads_warned_and_left_empty(checkpoint_no_va, media, tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    assert analyze(media["astronaut"], "--checkpoint", checkpoint_no_va, "--out", out) == 0
+    assert "never trained the head(s) ['va']" in capsys.readouterr().err
+    line = json.loads(out.read_text().splitlines()[0])
+    assert line["valence"] is None and line["arousal"] is None and line["untrained_heads"] == "va"
+    assert isinstance(line["expr_happiness"], float)
+
+
+def test_absent_device_is_a_clear_error(checkpoint, media, tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    assert analyze(media["astronaut"], "--checkpoint", checkpoint, "--out", tmp_path / "r.csv",
+                   "--device", "cuda") == 2
+    assert "no CUDA device" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # two spawned processes each import torch: ~8 s on 2 idle cores
+def test_aligned_ferplus_with_two_workers_matches_one(checkpoint, ferplus_images, tmp_path):
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    for p in ferplus_images[:6]:
+        shutil.copy(p, folder)
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    assert analyze(folder, "--checkpoint", checkpoint, "--out", one, "--aligned") == 0
+    assert analyze(folder, "--checkpoint", checkpoint, "--out", two, "--aligned", "--workers", "2") == 0
+    a = read_results(one).sort_values("source").reset_index(drop=True)
+    b = read_results(two).sort_values("source").reset_index(drop=True)
+    assert len(a) == 6 and (a["face_from"] == "aligned_input").all()
+    pd.testing.assert_frame_equal(a, b, atol=1e-6)
+
+
+def test_export_and_analyze_with_onnxruntime(checkpoint, media, tmp_path, capsys):
+    model = tmp_path / "model.onnx"
+    assert main(["export", str(checkpoint), "--format", "onnx", "--out", str(model)]) == 0
+    assert "largest difference" in capsys.readouterr().out
+    a, b = tmp_path / "torch.csv", tmp_path / "ort.csv"
+    assert analyze(media["astronaut"], "--checkpoint", checkpoint, "--out", a) == 0
+    assert analyze(media["astronaut"], "--checkpoint", model, "--out", b) == 0
+    cols = ["expr_happiness", "au12", "valence", "box_x"]
+    assert (read_results(a)[cols] - read_results(b)[cols]).abs().to_numpy().max() < 1e-4
+
+
+def test_plot_writes_a_timeline_per_video(first_run, tmp_path, capsys):
+    _, out = first_run
+    assert main(["plot", str(out), "--out", str(tmp_path / "plots")]) == 0
+    pngs = list((tmp_path / "plots").glob("*.png"))
+    assert len(pngs) == 1 and pngs[0].name.startswith("clip_")
+    image = cv2.imread(str(pngs[0]))
+    assert image.shape[0] > 500 and image.shape[1] > 800
+
+
+def test_plot_refuses_a_table_without_videos(checkpoint, media, tmp_path, capsys):
+    out = tmp_path / "r.csv"
+    assert analyze(media["astronaut"], "--checkpoint", checkpoint, "--out", out) == 0
+    assert main(["plot", str(out), "--out", str(tmp_path / "plots")]) == 2
+    assert "no video rows" in capsys.readouterr().err

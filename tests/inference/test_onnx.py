@@ -1,0 +1,60 @@
+"""ONNX export: same outputs as PyTorch (within 1e-4), dynamic batch, self-contained metadata."""
+
+import numpy as np
+import pytest
+
+from facebehavior.errors import FaceBehaviorError
+
+
+@pytest.fixture(scope="module")
+def onnx_file(checkpoint, tmp_path_factory):
+    from facebehavior.inference.onnx_export import export_onnx
+
+    out = tmp_path_factory.mktemp("onnx") / "model.onnx"
+    summary = export_onnx(checkpoint, out)
+    assert max(summary["max_abs_diff"].values()) < 1e-4
+    return out
+
+
+def test_outputs_named_per_task_with_dynamic_batch(onnx_file):
+    from facebehavior.inference.onnx_export import onnx_session
+
+    session = onnx_session(onnx_file)
+    assert [o.name for o in session.get_outputs()] == ["expr", "au", "va"]
+    assert session.get_inputs()[0].name == "image"
+    for batch in (1, 7):
+        x = np.random.default_rng(batch).uniform(-1, 1, (batch, 3, 32, 32)).astype(np.float32)
+        expr, au, va = session.run(None, {"image": x})
+        assert expr.shape == (batch, 7) and au.shape == (batch, 17) and va.shape == (batch, 2)
+        assert np.allclose(expr.sum(1), 1, atol=1e-5)
+
+
+def test_onnxruntime_and_torch_backends_agree_on_real_crops(checkpoint, onnx_file, media, ferplus_images):
+    from facebehavior.inference.backends import load_backend
+    from facebehavior.data.transforms import load_image
+
+    crops = np.stack([load_image(p, 32) for p in ferplus_images])
+    torch_out = load_backend(checkpoint, "torch").run(crops)
+    for source in (onnx_file, checkpoint):  # the exported file, and a checkpoint exported in memory
+        onnx_out = load_backend(source, "onnxruntime").run(crops)
+        for task in ("expr", "au", "va"):
+            assert np.abs(onnx_out[task] - torch_out[task]).max() < 1e-4
+
+
+def test_exported_file_carries_thresholds_and_trained_heads(checkpoint_no_va, tmp_path):
+    from facebehavior.inference.backends import load_backend
+    from facebehavior.inference.onnx_export import export_onnx
+    from facebehavior.training.checkpoint import read_meta
+
+    out = tmp_path / "no_va.onnx"
+    export_onnx(checkpoint_no_va, out, check=False)
+    info = load_backend(out).info  # "auto" picks onnxruntime for a .onnx file
+    assert info.untrained == ["va"] and info.image_size == 32
+    assert info.thresholds == read_meta(checkpoint_no_va).thresholds
+
+
+def test_onnx_file_with_torch_backend_is_refused(onnx_file):
+    from facebehavior.inference.backends import load_backend
+
+    with pytest.raises(FaceBehaviorError, match="onnxruntime"):
+        load_backend(onnx_file, "torch")

@@ -118,3 +118,18 @@ def test_untrained_head_is_marked_not_printed(checkpoint_no_va):
     assert rows["untrained_heads"].iloc[0] == "va"
     assert rows[["valence", "arousal"]].isna().all(axis=None)
     assert rows[["expr_happiness", "au12"]].notna().all(axis=None)
+
+
+def test_compound_scores_for_faces_only(checkpoint, checkpoint_no_va, media):
+    pytest.importorskip("facebehavior.compound")
+    from facebehavior.inference import FaceBehavior
+
+    fb = FaceBehavior.load(checkpoint)
+    fb.enable_compound("rafdb")
+    rows = fb.predict([media["astronaut"], media["blank"]])
+    assert rows["compound"].iloc[0] and rows["compound_score"].iloc[0] > 0
+    assert pd.isna(rows["compound"].iloc[1]) and pd.isna(rows["compound_score"].iloc[1])
+    with pytest.warns(UserWarning):
+        no_va = FaceBehavior.load(checkpoint_no_va)
+    no_va.enable_compound("rafdb")  # eq. 8 needs valence: without a trained VA head there is no score
+    assert no_va.predict(media["astronaut"])["compound"].isna().all()

@@ -78,6 +78,7 @@ class FaceBehavior:
         self.info = backend.info
         self._compound_fn = None
         self._schema: dict[str, str] | None = None
+        self._compound_types: dict[str, str] | None = None
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu", backend: str = "auto", detector: str = "mtcnn",
@@ -279,7 +280,8 @@ class FaceBehavior:
             data.update(C.task_frame(t, task_values[t.name] if trained else None,
                                      C.thresholds_for(t, info.thresholds), n))
         if self._compound_fn is not None:
-            data.update(self._compound_columns(task_values))
+            data.update(self._compound_columns(task_values, valid=np.array([bool(j.faces) for j in jobs
+                                                                             for _ in (j.faces or [None])])))
         data[C.NOTE_COLUMN] = pd.array([",".join(info.untrained)] * n, dtype="string")
         return C.coerce(pd.DataFrame(data), self.columns)
 
@@ -292,18 +294,34 @@ class FaceBehavior:
         except ImportError as exc:
             raise FaceBehaviorError(f"--compound needs facebehavior.compound, which this install lacks ({exc})") from None
         self._compound_fn = lambda outputs: compound_columns(outputs, classes)
-        self._schema = None
+        self._schema, self._compound_types = None, None
 
-    def _compound_columns(self, task_values: dict) -> dict:
+    def _compound_columns(self, task_values: dict, valid: np.ndarray) -> dict:
+        """Compound scores per row; null where there is no face or a head they need was never trained."""
+        n = len(valid)
+        usable = valid & (not self.info.untrained)
+        columns = {c: C.nulls(n, d) for c, d in self._compound_schema().items()}
+        if usable.any():
+            frame = self._compound_frame({k: v[usable] for k, v in task_values.items()})
+            for c in columns:
+                values = np.asarray(frame[c].to_numpy(), dtype=object if columns[c].dtype != np.float64 else None)
+                full = np.full(n, None, object) if values.dtype == object else np.full(n, np.nan)
+                full[usable] = values
+                columns[c] = full
+        return columns
+
+    def _compound_frame(self, task_values: dict) -> pd.DataFrame:
         out = self._compound_fn(task_values)
-        frame = out if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
-        return {c: frame[c].to_numpy() for c in frame.columns}
+        return out if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
 
     def _compound_schema(self) -> dict[str, str]:
         if self._compound_fn is None:
             return {}
-        probe = {t.name: np.full((1, t.size), 1.0 / t.size) for t in self.info.tasks}
-        return {c: ("string" if v.dtype == object else "float64") for c, v in self._compound_columns(probe).items()}
+        if self._compound_types is None:  # ask the scorer once which columns it makes
+            probe = self._compound_frame({t.name: np.full((1, t.size), 1.0 / t.size) for t in self.info.tasks})
+            self._compound_types = {c: ("float64" if pd.api.types.is_float_dtype(probe[c]) else "string")
+                                    for c in probe.columns}
+        return self._compound_types
 
     def _collect(self, events) -> pd.DataFrame:
         tables = [e.table for e in events if isinstance(e, Rows)]

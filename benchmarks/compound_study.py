@@ -4,9 +4,10 @@
     .venv/bin/python benchmarks/compound_study.py --checkpoint coupling=runs/demo/.../best \\
         --checkpoint no_coupling=runs/demo/.../best                  # models from the affect demo
 
-Without --checkpoint it generates the quick SynthFace affect preset (scale 0.2, 64×64) and trains
-two tiny fbn networks on it with `train()` (one with soft co-annotation + distribution matching,
-one without). It then renders the study's compound set and runs
+Without --checkpoint it generates (or reuses) the SynthFace affect preset (scale 1, 64×64, the
+demo's data) and trains two tiny fbn networks on it with `train()` and the affect demo's CPU recipe
+(one with soft co-annotation + distribution matching, one without). On the quick preset (scale 0.2)
+a few epochs leave the tiny network at chance level, so the study defaults to the full one. It then renders the study's compound set and runs
 `facebehavior.compound.study.run_compound_study`. Outputs: benchmarks/results/compound_study.json,
 .md and .png (details per model under --runs).
 """
@@ -31,7 +32,8 @@ COUPLING = {"multiclass": "expr", "multilabel": "au", "relatedness": "du2014",
 
 
 def base_config(data: Path, out: Path, coupling: bool, epochs: int, seed: int) -> dict:
-    """A tiny fbn on every training database of the preset, with or without the paper's best coupling."""
+    """A tiny fbn on every training database of the preset, with or without the paper's best coupling
+    (the recipe of `facebehavior demo --study affect`: AdamW 3e-3, cosine, batch 192)."""
     preset = read_preset(data)
     manifests = [str(data / db["manifest"]) for db in preset["databases"] if db["role"] == "train"]
     return {
@@ -39,12 +41,12 @@ def base_config(data: Path, out: Path, coupling: bool, epochs: int, seed: int) -
         "tasks": [{"name": "expr", "kind": "multiclass", "labels": "@expressions"},
                   {"name": "au", "kind": "multilabel", "labels": "@aus"},
                   {"name": "va", "kind": "regression", "labels": "@va", "range": [-1, 1]}],
-        "data": {"train": manifests, "image_size": preset["size"], "batch_size": 96, "num_workers": 0,
+        "data": {"train": manifests, "image_size": preset["size"], "batch_size": 192, "num_workers": 0,
                  "cache": "memory"},
         "model": {"backbone": "fbn", "preset": "tiny"},
         "coupling": [COUPLING] if coupling else [],
-        "train": {"epochs": epochs, "optimizer": "adamw", "lr": 2e-3, "schedule": "cosine", "threads": 1,
-                  "progress": False, "seed": seed, "log_every": 50},
+        "train": {"epochs": epochs, "optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-4, "schedule": "cosine",
+                  "warmup_steps": 20, "threads": 1, "progress": False, "seed": seed, "log_every": 50},
     }
 
 
@@ -52,11 +54,12 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
                    help="use existing checkpoints instead of training (repeatable)")
-    p.add_argument("--data", default=".cache/synthface/affect_quick", help="quick SynthFace affect preset folder")
+    p.add_argument("--data", default=".cache/synthface/affect", help="SynthFace affect preset folder")
+    p.add_argument("--scale", type=float, default=1.0, help="SynthFace scale of the preset (0.2 = quick)")
     p.add_argument("--study-set", default=".cache/synthface/compound_study", help="the study's compound set")
     p.add_argument("--runs", default="runs/compound_study", help="trained models and per-model details")
     p.add_argument("--out", default="benchmarks/results", help="where compound_study.{json,md,png} go")
-    p.add_argument("--epochs", type=int, default=12, help="epochs of the two base models")
+    p.add_argument("--epochs", type=int, default=6, help="epochs of the two base models")
     p.add_argument("--shots", default="1,5,10,50,all")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--ft-epochs", type=int, default=20, help="fine-tuning passes over the k-shot set")
@@ -74,7 +77,7 @@ def main(argv=None) -> int:
     checkpoints = dict(c.split("=", 1) for c in args.checkpoint)
     if not checkpoints:
         data = Path(args.data)
-        generate_preset("affect", data, size=64, seed=0, scale=0.2, workers=1)
+        generate_preset("affect", data, size=64, seed=0, scale=args.scale, workers=1)
         for coupling in (True, False):
             cfg = load_config(base=base_config(data, Path(args.runs) / ("coupling" if coupling else "no_coupling"),
                                                coupling, args.epochs, seed=0))

@@ -52,11 +52,11 @@ def load_compound_rows(manifests, space: LabelSpace, classes: ClassSet, split: s
     raw = joined.frame[space.column].to_numpy(float)
     labelled = ~np.isnan(raw)
     position = {n: i for i, n in enumerate(classes.names)}
-    target = np.array([position.get(space.names[int(v)], -1) if ok else -1 for v, ok in zip(raw, labelled)],
-                      np.int64)
-    outside: dict[str, int] = {}
-    for v in raw[labelled & (target < 0)]:
-        outside[space.names[int(v)]] = outside.get(space.names[int(v)], 0) + 1
+    # label-space index → class-set index (-1: not in the set); read_manifest checked the range
+    to_class = np.array([position.get(n, -1) for n in space.names], np.int64)
+    target = np.where(labelled, to_class[np.where(labelled, raw, 0).astype(np.int64)], -1)
+    left_out = np.bincount(raw[labelled & (target < 0)].astype(np.int64), minlength=len(space.names))
+    outside = {space.names[i]: int(n) for i, n in enumerate(left_out) if n}
     keep = target >= 0
     counts = {"rows_in_split": int(len(raw)), "used": int(keep.sum()), "unlabelled": int((~labelled).sum()),
               "outside_class_set": outside}

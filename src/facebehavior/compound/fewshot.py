@@ -10,6 +10,7 @@ and the head). A fine-tuned checkpoint declares the compound task in its config,
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -176,6 +177,28 @@ def finetuned_config(base_cfg, class_names, manifests, settings: FinetuneSetting
     return cfg
 
 
+def _summary(runs: list[dict]) -> dict:
+    """Mean and sample standard deviation over seeds of each headline metric."""
+    out = {}
+    for k in ("mean_diag", "macro_f1", "uar", "accuracy"):
+        values = [r["metrics"][k] for r in runs]
+        out[k] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+    return out
+
+
+def _save_seed(out: Path, model, base_cfg, cs, paths, settings, shots, scores: dict, test_counts: dict) -> str:
+    from facebehavior.compound.evaluate import write_compound_report
+    from facebehavior.training.checkpoint import CheckpointMeta, save_checkpoint
+
+    meta = CheckpointMeta(config=finetuned_config(base_cfg, cs.names, paths, settings),
+                          tasks=[{"name": TASK, "kind": "multiclass", "labels": list(cs.names)}], trained_tasks=[TASK],
+                          scores={"test": {k: scores[k] for k in ("mean_diag", "macro_f1", "accuracy")}})
+    path = save_checkpoint(out / "checkpoint", model, meta)
+    write_compound_report(out, f"few-shot compound ({shots or 'all'}-shot)",
+                          {"classes": list(cs.names), "rows": test_counts, "metrics": scores})
+    return str(path)
+
+
 def run_finetune(checkpoint, manifests, classes="rafdb", label_space: str | None = None, shots: int | None = 5,
                  seeds=(0,), settings: FinetuneSettings | None = None, out_dir=None, scratch: bool = False,
                  root: str | None = None, save_checkpoints: bool = True, say=None) -> dict:
@@ -185,10 +208,8 @@ def run_finetune(checkpoint, manifests, classes="rafdb", label_space: str | None
     import torch
 
     from facebehavior.compound.classes import default_label_space, label_space as get_space, resolve_classes
-    from facebehavior.compound.evaluate import (compound_metrics, load_compound_rows, model_outputs,
-                                                write_compound_report)
+    from facebehavior.compound.evaluate import compound_metrics, load_compound_rows, model_outputs
     from facebehavior.evaluation.report import to_jsonable
-    from facebehavior.training.checkpoint import CheckpointMeta, save_checkpoint
 
     settings = settings or FinetuneSettings()
     cs = resolve_classes(classes)
@@ -200,42 +221,32 @@ def run_finetune(checkpoint, manifests, classes="rafdb", label_space: str | None
     if missing:
         raise FaceBehaviorError(f"classes {missing} have no training rows in {paths}; drop them from --classes")
     out = Path(out_dir) if out_dir else None
-    runs, train_images, test_images = [], None, None
+    runs, train_images, test_table = [], None, None
     for seed in seeds:
         t0 = time.time()
         model, frozen, base_cfg = build_compound_model(checkpoint, cs.names, settings.freeze, scratch, seed)
-        pick = sample_k_shot(train_rows.targets, shots, seed, len(cs))
-        if test_images is None:  # decoded once, shared by every seed
+        if test_table is None:  # decoded once, shared by every seed
             train_images = train_rows.table(base_cfg.data.image_size, cache=True).cache
-            test_images = test_rows.table(base_cfg.data.image_size, cache=True)
+            test_table = test_rows.table(base_cfg.data.image_size, cache=True)
+        pick = sample_k_shot(train_rows.targets, shots, seed, len(cs))
         losses = finetune(model, frozen, train_images[pick], torch.as_tensor(train_rows.targets[pick]), settings,
                           seed)
-        probs = model_outputs(model, test_images, [cs.task(TASK)], settings.device, settings.eval_batch_size)[TASK]
+        probs = model_outputs(model, test_table, [cs.task(TASK)], settings.device, settings.eval_batch_size)[TASK]
         scores = compound_metrics(test_rows.targets, probs, cs.names)
         run = {"seed": seed, "n_train": int(len(pick)), "steps": len(losses), "final_loss": losses[-1],
                "seconds": round(time.time() - t0, 1), "metrics": scores,
                "train_paths": train_rows.manifest.frame["path"].to_numpy()[pick].tolist()}
         if out is not None and save_checkpoints:
-            meta = CheckpointMeta(config=finetuned_config(base_cfg, cs.names, paths, settings),
-                                  tasks=[{"name": TASK, "kind": "multiclass", "labels": list(cs.names)}],
-                                  trained_tasks=[TASK], scores={"test": {k: scores[k] for k in
-                                                                         ("mean_diag", "macro_f1", "accuracy")}})
-            run["checkpoint"] = str(save_checkpoint(out / f"seed{seed}" / "checkpoint", model, meta))
-            write_compound_report(out / f"seed{seed}", f"few-shot compound ({shots or 'all'}-shot, seed {seed})",
-                                  {"classes": list(cs.names), "rows": test_rows.counts, "metrics": scores})
+            run["checkpoint"] = _save_seed(out / f"seed{seed}", model, base_cfg, cs, paths, settings, shots, scores,
+                                           test_rows.counts)
         runs.append(run)
         if say:
             say(f"seed {seed}: {len(pick)} training images, {len(losses)} steps, "
                 f"test mean diag {scores['mean_diag']:.3f} ({run['seconds']} s)")
-    summary = {k: {"mean": float(np.mean([r["metrics"][k] for r in runs])),
-                   "std": float(np.std([r["metrics"][k] for r in runs], ddof=1)) if len(runs) > 1 else 0.0}
-               for k in ("mean_diag", "macro_f1", "uar", "accuracy")}
     result = {"method": "scratch" if scratch else "fine-tune", "checkpoint": str(checkpoint), "classes": list(cs.names),
               "label_space": space.name, "shots": shots, "seeds": list(seeds), "settings": asdict(settings),
-              "train_rows": train_rows.counts, "test_rows": test_rows.counts, "summary": summary, "runs": runs}
+              "train_rows": train_rows.counts, "test_rows": test_rows.counts, "summary": _summary(runs), "runs": runs}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        import json
-
         (out / "finetune.json").write_text(json.dumps(to_jsonable(result), indent=1, allow_nan=False) + "\n")
     return result

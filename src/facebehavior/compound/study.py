@@ -135,7 +135,9 @@ def run_compound_study(checkpoints: dict, manifest, out_dir, classes="rafdb", la
     if scratch:
         say("from scratch (random weights, same architecture):")
         first = next(iter(checkpoints.values()))
-        results["scratch"] = _series(first, manifest, cs.names, label_space, shots, seeds, settings, True, say)
+        # from scratch means everything trains, whatever the fine-tuning recipe freezes
+        results["scratch"] = _series(first, manifest, cs.names, label_space, shots, seeds,
+                                     dataclasses.replace(settings, freeze="none"), True, say)
     results["seconds"] = round(time.time() - t0, 1)
     write_study(results, out)
     return results

@@ -20,7 +20,10 @@ class ImageReadError(Exception):
 def decode_image(data: bytes, source: str = "<bytes>") -> np.ndarray:
     """Encoded bytes (PNG, JPEG, BMP, WebP, ...) as an RGB uint8 (H, W, 3) array; gray is expanded."""
     array = np.frombuffer(data, np.uint8)
-    image = cv2.imdecode(array, cv2.IMREAD_COLOR) if array.size else None
+    # EXIF orientation is ignored: database boxes and landmarks refer to the stored pixel grid
+    # (as PIL and most annotation tools read it), not to the rotated view.
+    flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+    image = cv2.imdecode(array, flags) if array.size else None
     if image is None:
         raise ImageReadError("unreadable_image", f"{source}: not a decodable image ({len(data)} bytes)")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -20,10 +20,11 @@ from facebehavior.errors import ManifestError
 from facebehavior.labels import TaskSpec
 
 REQUIRED = ("path", "database", "split")
-OPTIONAL = ("subject", "video", "frame", "timestamp", "box", "landmarks", "aligned", "key")
+OPTIONAL = ("subject", "video", "frame", "timestamp", "box", "landmarks", "aligned", "key", "det_score",
+            "source_path")
 SPLITS = ("train", "val", "test")
 # Ids stay text: "0105" must not become 105 (pandas would guess a number).
-TEXT_COLUMNS = ("path", "database", "split", "subject", "video", "box", "landmarks", "key")
+TEXT_COLUMNS = ("path", "database", "split", "subject", "video", "box", "landmarks", "key", "source_path")
 SOFT_TOLERANCE = 1e-3
 
 

@@ -73,7 +73,7 @@ class FaceFinder:
 class VideoFaceTracker:
     """Faces of consecutive frames with track ids.
 
-    With `detect_every` = K > 1 the detector runs on every K-th frame (and on the next frame whenever
+    With `detect_every` = K > 1 the detector runs on every K-th frame (and at once on a frame where
     a tracked face is lost); in between, the five landmarks follow the face by pyramidal Lucas-Kanade
     optical flow with a forward-backward check, and the box moves with their similarity transform.
     """
@@ -92,7 +92,9 @@ class VideoFaceTracker:
         else:
             gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if self.detect_every > 1 else None
             due = self.force_detection or self.since_detection + 1 >= self.detect_every or not self.prev
-            faces = self._detect(image) if due else self._follow(image, gray)
+            faces = None if due else self._follow(image, gray)
+            if faces is None or self.force_detection:  # due, or the flow lost a face: detect on this frame
+                faces = self._detect(image)
             self.prev_gray = gray
         for face, track in zip(faces, self.ids.update([f.box for f in faces])):
             face.track_id = track

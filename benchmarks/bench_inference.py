@@ -1,0 +1,244 @@
+"""Inference speed: the network alone, the end-to-end video pipeline by stage, and memory over a
+long video.
+
+    .venv/bin/python benchmarks/bench_inference.py [--quick] [--out benchmarks/results/bench_inference.json]
+
+1. Network only (FaceBehaviorNet `paper` preset, 112×112, random weights: speed does not depend on
+   them), batch 1 and 64, PyTorch and ONNX Runtime, as faces/s; its FLOPs counted with
+   torch.utils.flop_counter (a multiply-add = 2 FLOPs) give GFLOP/s, compared with the CPU's
+   measured fp32 throughput on a large torch.matmul (same thread count).
+2. End to end on a generated 640×480 30 fps video with one real face (skimage's astronaut moving
+   over a background, written with cv2.VideoWriter mp4v): frames/s and ms per frame in each stage
+   (decode runs in a background thread, so stages can add up to more than the wall time).
+3. Memory: a generated 10-minute 640×480 video at 2 fps (1200 frames) streamed through the same
+   path; resident memory (VmRSS) and its peak (VmHWM) when the stream reaches minute 1 and minute
+   10. Memory is per frame in flight, so a low frame rate tests the same thing in less time.
+
+On a shared 2-core machine the numbers move with other load: the JSON records the load average;
+compare rows of one run. Best-of-N timings for the network, one pass per end-to-end setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
+
+# torch is imported only where needed: the memory run must show a process that never loads it.
+from facebehavior.inference import AnalyzeOptions, FaceBehavior  # noqa: E402
+from facebehavior.inference.analyzer import Rows  # noqa: E402
+from facebehavior.inference.inputs import Input  # noqa: E402
+from facebehavior.inference.onnx_export import INPUT_NAME, export_onnx_bytes, onnx_session  # noqa: E402
+from facebehavior.inference.timing import StageTimes  # noqa: E402
+from tests.inference.media import write_face_video  # noqa: E402
+
+PYFEAT_CPU_FPS = (9.0, 13.0)  # py-feat's published CPU figure, as quoted in the issue
+
+
+def paper_checkpoint(folder: Path) -> Path:
+    import torch
+
+    from facebehavior.config import load_config
+    from facebehavior.models import build_model
+    from facebehavior.training.checkpoint import CheckpointMeta, save_checkpoint
+
+    cfg = load_config(base={"name": "bench", "tasks": [
+        {"name": "expr", "kind": "multiclass", "labels": "@expressions"},
+        {"name": "au", "kind": "multilabel", "labels": "@aus"},
+        {"name": "va", "kind": "regression", "labels": "@va", "range": [-1, 1]}],
+        "model": {"backbone": "fbn", "preset": "paper"}, "data": {"image_size": 112}})
+    torch.manual_seed(0)
+    model = build_model(cfg.model, cfg.task_specs()).eval()
+    meta = CheckpointMeta(config=cfg.to_dict(), tasks=[], trained_tasks=["expr", "au", "va"])
+    return save_checkpoint(folder / "paper", model, meta)
+
+
+def best_time(fn, reps: int) -> float:
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def matmul_gflops(n: int = 2048, reps: int = 6) -> float:
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2 * n ** 3 / best_time(lambda: a @ b, reps) / 1e9
+
+
+def network_gflop_per_face(model) -> float:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(torch.zeros(1, 3, 112, 112))
+    return counter.get_total_flops() / 1e9
+
+
+def bench_network(checkpoint: Path, reps: int) -> dict:
+    import torch
+
+    from facebehavior.training.checkpoint import load_model
+
+    model, _, _ = load_model(checkpoint)
+    session = onnx_session(export_onnx_bytes(checkpoint)[0], threads=torch.get_num_threads())
+    gflop = network_gflop_per_face(model)
+    peaks = [matmul_gflops(reps=reps)]
+    rows = []
+    for batch in (1, 64):
+        x = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (batch, 3, 112, 112)).astype(np.float32))
+        n = reps * (8 if batch == 1 else 1)
+        with torch.inference_mode():
+            t_torch = best_time(lambda: model(x), n)
+        t_ort = best_time(lambda: session.run(None, {INPUT_NAME: x.numpy()}), n)
+        for backend, seconds in (("torch", t_torch), ("onnxruntime", t_ort)):
+            fps = batch / seconds
+            rows.append({"backend": backend, "batch": batch, "faces_per_s": round(fps, 1), "gflops": round(fps * gflop, 1)})
+        peaks.append(matmul_gflops(reps=reps))  # between measurements: other load changes over time
+    peak = max(peaks)
+    for row in rows:
+        row["fraction_of_matmul"] = round(row["gflops"] / peak, 3)
+    return {"gflop_per_face": round(gflop, 3), "matmul_gflops": round(peak, 1),
+            "matmul_gflops_samples": [round(p, 1) for p in peaks], "threads": torch.get_num_threads(), "rows": rows}
+
+
+def run_video(checkpoint: Path, video: Path, backend: str, detect_size, detect_every: int, batch: int = 32,
+              on_rows=None, on_ready=None) -> dict:
+    times = StageTimes()
+    fb = FaceBehavior.load(checkpoint, backend=backend, detect_size=detect_size, batch_size=batch, times=times,
+                           warn=False)
+    fb.predict(np.zeros((120, 160, 3), np.uint8))  # load the detector outside the timing
+    times.seconds.clear()
+    times.calls.clear()
+    if on_ready:
+        on_ready()
+    frames = faces = 0
+    start = time.perf_counter()
+    for event in fb.process([Input(video.resolve(), "video", video.name)], AnalyzeOptions(detect_every=detect_every)):
+        if isinstance(event, Rows):
+            frames += len(event.jobs)
+            faces += int((event.table["status"] == "ok").sum())
+            if on_rows:
+                on_rows(event.table)
+    wall = time.perf_counter() - start
+    return {"backend": backend, "detect_size": detect_size, "detect_every": detect_every, "frames": frames,
+            "faces": faces, "seconds": round(wall, 2), "fps": round(frames / wall, 1),
+            "ms_per_frame": {k: round(v * 1000 / max(frames, 1), 2) for k, v in times.seconds.items()}}
+
+
+def memory_kib() -> dict:
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0])
+    return fields
+
+
+def bench_memory(checkpoint: Path, video: Path, backend: str) -> dict:
+    """Runs in a fresh process (see main), so the numbers are this stream's alone."""
+    marks: dict = {}
+
+    def on_rows(table):
+        t = float(table["timestamp"].max())
+        if t >= 60 and "minute_1" not in marks:
+            marks["minute_1"] = memory_kib()
+
+    result = run_video(checkpoint, video, backend, 240, 5, on_rows=on_rows, on_ready=lambda: marks.update(
+        loaded=memory_kib()))
+    marks["end"] = memory_kib()
+    marks["torch_imported"] = "torch" in sys.modules
+    mib = {k: {f: round(v / 1024, 1) for f, v in m.items()} for k, m in marks.items() if isinstance(m, dict)}
+    return {"run": result, "memory_mib": mib, "torch_imported": marks["torch_imported"]}
+
+
+def memory_in_fresh_process(checkpoint: Path, video: Path, backend: str) -> dict:
+    import subprocess
+
+    done = subprocess.run([sys.executable, __file__, "--memory-child", str(checkpoint), str(video), backend],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, shorter videos (a smoke test)")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_inference.json"))
+    parser.add_argument("--memory-child", nargs=3, metavar=("CKPT", "VIDEO", "BACKEND"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        checkpoint, video, backend = args.memory_child
+        print(json.dumps(bench_memory(Path(checkpoint), Path(video), backend)))
+        return 0
+    reps = 2 if args.quick else 5
+    import torch
+
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        checkpoint = paper_checkpoint(tmp)
+        network = bench_network(checkpoint, reps)
+        video = write_face_video(tmp / "face640.mp4", seconds=2 if args.quick else 8, fps=30, width=640, height=480)
+        onnx_file = tmp / "paper.onnx"
+        onnx_file.write_bytes(export_onnx_bytes(checkpoint)[0])
+        settings = [("torch", None, 1), ("onnxruntime", None, 1), ("onnxruntime", 240, 1),
+                    ("onnxruntime", 240, 5), ("torch", 240, 5)]
+        e2e = [run_video(onnx_file if backend == "onnxruntime" else checkpoint, video, backend, size, every)
+               for backend, size, every in settings]
+        long_video = write_face_video(tmp / "long.mp4", seconds=90 if args.quick else 600, fps=2, width=640,
+                                      height=480)
+        memory = {"video": f"640x480, {'1.5' if args.quick else '10'} min at 2 fps, generated; detect size 240, "
+                           "detect every 5, onnxruntime on the exported .onnx (torch never imported); fresh process",
+                  **memory_in_fresh_process(onnx_file, long_video, "onnxruntime")}
+    result = {"machine": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+                          "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+                          "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
+              "network": network, "end_to_end": e2e, "memory": memory,
+              "pyfeat_cpu_fps": PYFEAT_CPU_FPS, "goal_fps": [3 * f for f in PYFEAT_CPU_FPS]}
+    print(format_tables(result))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def format_tables(r: dict) -> str:
+    net = r["network"]
+    lines = [f"network: {net['gflop_per_face']} GFLOP/face at 112x112; fp32 matmul {net['matmul_gflops']} GFLOP/s "
+             f"({net['threads']} threads)",
+             f"{'backend':<12} {'batch':>5} {'faces/s':>8} {'GFLOP/s':>8} {'of matmul':>9}"]
+    for row in net["rows"]:
+        lines.append(f"{row['backend']:<12} {row['batch']:>5} {row['faces_per_s']:>8} {row['gflops']:>8} "
+                     f"{row['fraction_of_matmul']:>9.0%}")
+    stages = ("decode", "detect", "track", "align", "network")
+    lines += ["", "end to end, 640x480 video, one face (ms per frame by stage; decode overlaps in a thread)",
+              f"{'backend':<12} {'det size':>8} {'det every':>9} {'fps':>6} " + " ".join(f"{s:>8}" for s in stages)]
+    for row in r["end_to_end"]:
+        ms = row["ms_per_frame"]
+        lines.append(f"{row['backend']:<12} {str(row['detect_size'] or 'full'):>8} {row['detect_every']:>9} "
+                     f"{row['fps']:>6} " + " ".join(f"{ms.get(s, 0):>8}" for s in stages))
+    mem = r["memory"]["memory_mib"]
+    lines += ["", f"memory, {r['memory']['video']}: {r['memory']['run']['fps']} fps, "
+                  f"{r['memory']['run']['frames']} frames",
+              "  " + "; ".join(f"{k}: RSS {v.get('VmRSS')} MiB, peak {v.get('VmHWM')} MiB" for k, v in mem.items()),
+              f"load average (1 min) before/after: {r['machine']['load_average_1min_before_after']}"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

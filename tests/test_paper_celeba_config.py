@@ -37,7 +37,9 @@ def test_only_distribution_matching_with_estimated_weighted_relatedness():
     (coupling,) = load_config(CONFIG).coupling
     assert (coupling.multiclass, coupling.multilabel, coupling.relatedness) == ("identity", "attributes", "estimate")
     dm = coupling.distribution_matching
-    assert dm.enabled and dm.relatedness_mode == "weighted" and dm.form == "paper"
+    assert dm.enabled and dm.relatedness_mode == "weighted" and dm.form == "paper" and dm.grad_to == "both"
+    # eq. 9 and 11 both sum over the 40 attributes; masked_bce averages them, so DM weighs 1/40
+    assert dm.weight == pytest.approx(1 / 40)
     assert not coupling.coannotation.enabled and not coupling.soft_coannotation.enabled
 
 
@@ -77,7 +79,7 @@ def test_coupling_is_estimated_from_the_training_split_of_an_imported_manifest(t
     targets = {"identity": torch.tensor([0, 1, 1, 0]), "attributes": torch.randint(0, 2, (4, 40)).float()}
     losses = objective(logits, targets)
     # weighted mode: q mixes the estimated probabilities themselves, not their 0/1 support
-    expected_dm = distribution_matching(logits["identity"], logits["attributes"], term.weights, "paper")
+    expected_dm = 0.025 * distribution_matching(logits["identity"], logits["attributes"], term.weights, "paper")
     assert losses["dm:identity-attributes"].item() == pytest.approx(expected_dm.item(), rel=1e-6)
     losses["total"].backward()
     assert torch.isfinite(logits["identity"].grad).all() and logits["identity"].grad.abs().sum() > 0

@@ -75,13 +75,19 @@ def _au_bars(image, x, y, width, height, probs, on, names, scale):
                         small, (255, 255, 255), 1, cv2.LINE_AA)
 
 
+def _task(tasks: list[TaskSpec], name: str, fits) -> TaskSpec | None:
+    """The task called `name` if it fits, else the first task that does."""
+    named = [t for t in tasks if t.name == name and fits(t)]
+    return named[0] if named else next((t for t in tasks if fits(t)), None)
+
+
 def draw_faces(image: np.ndarray, rows: pd.DataFrame, tasks: list[TaskSpec]) -> np.ndarray:
     """A copy of `image` (RGB) with every face row drawn on it."""
     out = image.copy()
     scale = _font_scale(out)
-    expr = next((t for t in tasks if t.kind == "multiclass"), None)
-    aus = next((t for t in tasks if t.kind == "multilabel"), None)
-    va = next((t for t in tasks if t.kind == "regression" and len(t.labels) == 2), None)
+    expr = _task(tasks, "expr", lambda t: t.kind == "multiclass")
+    aus = _task(tasks, "au", lambda t: t.kind == "multilabel")
+    va = _task(tasks, "va", lambda t: t.kind == "regression" and len(t.labels) == 2)
     for _, row in rows[rows["status"] == "ok"].iterrows():
         x, y, w, h = (float(row[c]) for c in ("box_x", "box_y", "box_w", "box_h"))
         top = row.get(f"{expr.name}_top") if expr else None

@@ -47,7 +47,7 @@ def plot_track(rows: pd.DataFrame, title: str, path: Path) -> Path:
                 color=np.array(EXPRESSION_COLOURS.get(name, (128, 128, 128))) / 255)
     ax.set_ylim(0, 1)
     ax.set_ylabel("probability")
-    ax.set_title("expressions" if exprs else "expressions: head not trained (no values)")
+    ax.set_title("expressions" if exprs else "expressions: no values (head absent or never trained)")
     if exprs:
         ax.legend(loc="upper left", ncol=7, fontsize=8, frameon=False)
     ax = axes[1]
@@ -56,7 +56,7 @@ def plot_track(rows: pd.DataFrame, title: str, path: Path) -> Path:
     ax.axhline(0, color="0.6", lw=0.8)
     ax.set_ylim(-1, 1)
     ax.set_ylabel("value")
-    ax.set_title("valence and arousal" if vas else "valence/arousal: head not trained (no values)")
+    ax.set_title("valence and arousal" if vas else "valence/arousal: no values (head absent or never trained)")
     if vas:
         ax.legend(loc="upper left", ncol=2, fontsize=8, frameon=False)
     ax = axes[2]
@@ -68,7 +68,7 @@ def plot_track(rows: pd.DataFrame, title: str, path: Path) -> Path:
         ax.set_yticks(np.arange(len(aus)) + 0.5, [a.upper() for a in aus], fontsize=7)
         ax.invert_yaxis()
         fig.colorbar(mesh, ax=axes, location="right", fraction=0.025, pad=0.01, label="AU probability")
-    ax.set_title("action units" if aus else "action units: head not trained (no values)")
+    ax.set_title("action units" if aus else "action units: no values (head absent or never trained)")
     ax.set_xlabel("time (s)")
     fig.suptitle(title, fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -133,3 +133,16 @@ def test_compound_scores_for_faces_only(checkpoint, checkpoint_no_va, media):
         no_va = FaceBehavior.load(checkpoint_no_va)
     no_va.enable_compound("rafdb")  # eq. 8 needs valence: without a trained VA head there is no score
     assert no_va.predict(media["astronaut"])["compound"].isna().all()
+
+
+def test_detect_size_maps_landmarks_back_to_full_resolution(analyzer):
+    from skimage import data
+
+    from facebehavior.inference.locate import FaceFinder
+
+    image = data.astronaut()
+    full = analyzer.finder.detect(image)
+    small = FaceFinder(32, detect_size=200).detect(image)  # detected on a 200×200 copy
+    assert len(full) == len(small) == 1
+    assert np.abs(full[0].landmarks - small[0].landmarks).max() < 5
+    assert np.abs(full[0].box - small[0].box).max() < 10

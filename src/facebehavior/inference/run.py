@@ -103,7 +103,7 @@ def analyze_files(cfg: AnalyzeConfig, say=print) -> dict:
     if rank == 0 and done:
         say(f"resume: {len(inputs) - len(todo)} of {len(inputs)} inputs are already in {out}")
     if cfg.workers > 1:
-        results = _run_workers(cfg, todo)
+        results = _run_workers(cfg, todo) if todo else []
     else:
         results = [analyze_share(cfg, todo[rank::world], rank, world, analyzer)]
     results = sync.gather(results)

@@ -108,7 +108,9 @@ def iter_frames(path: str | Path, stride: int = 1, summary: DecodeSummary | None
                 if not capture.grab():
                     break
                 summary.decoded += 1
-                if index % stride == 0:
+                if index % stride:
+                    times.add("decode", time.perf_counter() - start)
+                else:
                     ok, bgr = capture.retrieve()
                     if not ok:
                         break

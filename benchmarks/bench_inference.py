@@ -117,7 +117,7 @@ def bench_network(checkpoint: Path, reps: int) -> dict:
             "matmul_gflops_samples": [round(p, 1) for p in peaks], "threads": torch.get_num_threads(), "rows": rows}
 
 
-def run_video(checkpoint: Path, video: Path, backend: str, detect_size, detect_every: int, batch: int = 32,
+def run_video(checkpoint: Path, video: Path, backend: str, detect_size, detect_every: int, batch: int = 64,
               on_rows=None, on_ready=None) -> dict:
     times = StageTimes()
     fb = FaceBehavior.load(checkpoint, backend=backend, detect_size=detect_size, batch_size=batch, times=times,

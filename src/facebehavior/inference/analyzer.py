@@ -217,30 +217,45 @@ class FaceBehavior:
         return self._as_rows(stream, opts)
 
     def _with_outputs(self, items):
-        pending: deque = deque()
-        crops: list[np.ndarray] = []
-        for item in items:
-            pending.append(item)
-            if isinstance(item, FrameJob):
-                crops.extend(f.crop for f in item.faces)
-            if len(crops) >= self.batch_size or len(pending) >= 4 * self.batch_size:
-                yield from self._flush(pending, crops)
-        yield from self._flush(pending, crops)
+        """Items in order, frames with their network outputs. The network runs in a background
+        thread on one batch while the next is being decoded, detected and aligned."""
+        from concurrent.futures import ThreadPoolExecutor
 
-    def _flush(self, pending: deque, crops: list):
-        outputs = {}
-        if crops:
-            with self.times("network"):
-                outputs = self.backend.run(np.stack(crops))
-        crops.clear()
+        pending: list = []
+        crops: list[np.ndarray] = []
+        in_flight: deque = deque()
+        with ThreadPoolExecutor(1, thread_name_prefix="network") as pool:
+            for item in items:
+                pending.append(item)
+                if isinstance(item, FrameJob):
+                    crops.extend(f.crop for f in item.faces)
+                if len(crops) >= self.batch_size or len(pending) >= 4 * self.batch_size:
+                    in_flight.append(self._submit(pool, pending, crops))
+                    pending, crops = [], []
+                    while len(in_flight) > 1:  # at most one batch waits while another runs
+                        yield from self._finish(*in_flight.popleft())
+            in_flight.append(self._submit(pool, pending, crops))
+            while in_flight:
+                yield from self._finish(*in_flight.popleft())
+
+    def _submit(self, pool, items: list, crops: list):
+        for item in items:
+            if isinstance(item, FrameJob):
+                for face in item.faces:
+                    face.crop = None  # the batch holds the pixels now; keep memory flat
+        return (pool.submit(self._network, np.stack(crops)) if crops else None), items
+
+    def _network(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        with self.times("network"):
+            return self.backend.run(batch)
+
+    def _finish(self, future, items: list):
+        outputs = future.result() if future is not None else {}
         offset = 0
-        while pending:
-            item = pending.popleft()
+        for item in items:
             if isinstance(item, FrameJob):
                 n = len(item.faces)
                 item.outputs = {k: v[offset:offset + n] for k, v in outputs.items()}
-                for face in item.faces:
-                    face.crop = None  # the pixels are no longer needed; keep memory flat
                 offset += n
             yield item
 

@@ -15,6 +15,7 @@ a few epochs leave the tiny network at chance level, so the study defaults to th
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -67,11 +68,19 @@ def parse_args(argv):
     p.add_argument("--per-class-train", type=int, default=100)
     p.add_argument("--per-class-test", type=int, default=60)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--replot", action="store_true",
+                   help="only redraw compound_study.md/.png from --out's compound_study.json (no training)")
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.replot:
+        from facebehavior.compound.study import write_study
+
+        results = json.loads((Path(args.out) / "compound_study.json").read_text())
+        print(f"redrew {', '.join(str(p) for p in write_study(results, args.out).values())}")
+        return 0
     torch.set_num_threads(args.threads)
     t0 = time.time()
     checkpoints = dict(c.split("=", 1) for c in args.checkpoint)

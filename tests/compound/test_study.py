@@ -35,6 +35,8 @@ def test_miniature_study_writes_table_plot_and_json(tiny_checkpoint, synth_dir, 
                                  say=lambda *_: None)
     assert [p["per_class"] for p in results["models"]["tiny"]["few_shot"]] == [1, 1]
     assert len(results["scratch"]) == 2 and "oracle_zero_shot" in results
+    diagnostics = results["models"]["tiny"]["diagnostics"]
+    assert 0 <= diagnostics["valence_sign_accuracy"] <= 1 and diagnostics["au_auc"]
     saved = json.loads((tmp_path / "study" / "compound_study.json").read_text())
     assert saved["classes"] == ["happily_surprised", "happily_disgusted"]
     table = (tmp_path / "study" / "compound_study.md").read_text()

@@ -103,6 +103,27 @@ def oracle_zero_shot(manifest, classes, label_space: str) -> dict:
     return {k: m[k] for k in ("mean_diag", "macro_f1", "accuracy", "n")}
 
 
+def network_diagnostics(checkpoint, manifest, classes, label_space: str) -> dict:
+    """How much of eq. 8's input the network gets right on the compound test rows: the mean ROC AUC
+    of its AU probabilities against the true AUs, and how often its valence has the true sign."""
+    from sklearn.metrics import roc_auc_score
+
+    from facebehavior.compound.classes import label_space as get_space, resolve_classes
+    from facebehavior.compound.evaluate import load_compound_rows, model_outputs
+    from facebehavior.labels import AU_NAMES
+    from facebehavior.training.checkpoint import load_model
+
+    model, _, cfg = load_model(checkpoint)
+    rows = load_compound_rows(manifest, get_space(label_space), resolve_classes(classes), "test")
+    out = model_outputs(model, rows.table(cfg.data.image_size), cfg.task_specs(), "cpu")
+    truth = rows.manifest.frame
+    auc = {a: float(roc_auc_score(truth[a].astype(int), out["au"][:, j])) for j, a in enumerate(AU_NAMES)
+           if truth[a].nunique() == 2}
+    sign = float(np.mean((out["va"][:, 0] > 0) == (truth["valence"].to_numpy(float) > 0)))
+    mean_auc = float(np.mean(list(auc.values()))) if auc else None  # None: no AU both present and absent
+    return {"au_auc_mean": mean_auc, "au_auc": auc, "valence_sign_accuracy": sign}
+
+
 def _series(checkpoint, manifest, classes, label_space, shots, seeds, settings, scratch: bool, say) -> list[dict]:
     from facebehavior.compound.fewshot import run_finetune
 
@@ -153,8 +174,11 @@ def run_compound_study(checkpoints: dict, manifest, out_dir, classes="rafdb", la
         zs = _zero_shot(ckpt, manifest, cs.names, label_space, out / "details" / name / "zeroshot")
         extra = {c: _zero_shot(ckpt, manifest, c, label_space, out / "details" / name / f"zeroshot_{c}")
                  for c in extra_zero_shot}
-        say(f"  zero-shot: mean diag {zs['mean_diag']:.3f}")
+        diagnostics = network_diagnostics(ckpt, manifest, cs.names, label_space)
+        say(f"  zero-shot: mean diag {zs['mean_diag']:.3f} (AU AUC {diagnostics['au_auc_mean']}, "
+            f"valence sign right {diagnostics['valence_sign_accuracy']:.3f})")
         results["models"][name] = {"checkpoint": str(ckpt), "zero_shot": zs, "zero_shot_other_sets": extra,
+                                   "diagnostics": diagnostics,
                                    "few_shot": _series(ckpt, manifest, cs.names, label_space, shots, seeds,
                                                        settings, False, say)}
     if scratch:
@@ -187,6 +211,9 @@ def study_markdown(results: dict) -> str:
                      + " |")
     if results.get("scratch"):
         lines.append("| from scratch | " + " | ".join(_fmt(p) for p in results["scratch"]) + " |")
+    diag = {n: results["models"][n].get("diagnostics") for n in names}
+    notes_diag = [f"- {n}: on the compound test rows, mean AU ROC AUC {d['au_auc_mean']:.3f}, valence sign right "
+                  f"{d['valence_sign_accuracy']:.3f}" for n, d in diag.items() if d and d["au_auc_mean"] is not None]
     oracle = results.get("oracle_zero_shot")
     if oracle:
         lines.append(f"| zero-shot with the true AUs and valence (oracle, no F_emo) | {oracle['mean_diag']:.3f} |"
@@ -194,7 +221,7 @@ def study_markdown(results: dict) -> str:
     notes = [f"- zero-shot on {c}: " + ", ".join(f"{n} {results['models'][n]['zero_shot_other_sets'][c]['mean_diag']:.3f}"
                                                  for n in names)
              for c in results["models"][names[0]].get("zero_shot_other_sets", {})]
-    return "\n".join(lines + [""] + notes) + "\n"
+    return "\n".join(lines + [""] + notes + notes_diag) + "\n"
 
 
 def plot_study(results: dict, out_png) -> Path:
@@ -214,6 +241,9 @@ def plot_study(results: dict, out_png) -> Path:
         ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label, color=colour)
     for i, (name, m) in enumerate(results["models"].items()):
         ax.axhline(m["zero_shot"]["mean_diag"], ls="--", color=colours[i % 4], label=f"zero-shot, {name}")
+    if results.get("oracle_zero_shot"):
+        ax.axhline(results["oracle_zero_shot"]["mean_diag"], ls="-.", color="black", lw=0.8,
+                   label="zero-shot with true AUs + valence")
     ax.axhline(1 / len(results["classes"]), ls=":", color="black", label="chance")
     ax.set_xscale("log")
     ax.set(xlabel="training images per class (k)", ylabel="mean diagonal of the confusion matrix",

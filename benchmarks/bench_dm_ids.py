@@ -138,8 +138,8 @@ def print_table(result: dict) -> None:
         print(" | ".join(str(r[c]) for c in cols))
     for r in result["rows"]:
         verdict = "met" if max(r["dm_share"], r["dm_share_cpu"]) < TARGET else "NOT met"
-        print(f"{r['input']}×{r['input']}: DM term {r['dm_ms']} ms = {r['dm_share']:.2%} of a {r['step_without_dm_ms']} "
-              f"ms step ({r['dm_share_cpu']:.2%} in CPU time; target < 5%: {verdict}); whole steps with vs without "
+        print(f"{r['input']}×{r['input']}: DM term {r['dm_ms']} ms = {r['dm_share']:.2%} of a "
+              f"{r['step_without_dm_ms']} ms step ({r['dm_share_cpu']:.2%} in CPU time; target < 5%: {verdict}); whole steps with vs without "
               f"DM differ by {r['step_difference']:+.2%} wall, {r['step_difference_cpu']:+.2%} CPU (step-to-step "
               "noise is of the same order)")
 

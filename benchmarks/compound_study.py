@@ -7,9 +7,10 @@
 Without --checkpoint it generates (or reuses) the SynthFace affect preset (scale 1, 64×64, the
 demo's data) and trains two tiny fbn networks on it with `train()` and the affect demo's CPU recipe
 (one with soft co-annotation + distribution matching, one without). On the quick preset (scale 0.2)
-a few epochs leave the tiny network at chance level, so the study defaults to the full one. It then renders the study's compound set and runs
-`facebehavior.compound.study.run_compound_study`. Outputs: benchmarks/results/compound_study.json,
-.md and .png (details per model under --runs).
+a few epochs leave the tiny network at chance level, so the study defaults to the full one. It
+then renders the study's compound set and runs `facebehavior.compound.study.run_compound_study`.
+Outputs: benchmarks/results/compound_study.json, .md and .png (details per model under --runs);
+`--replot` redraws the .md and .png from the JSON.
 """
 
 from __future__ import annotations

@@ -57,7 +57,8 @@ def random_compound_manifest(tmp_path_factory):
     (root / "img").mkdir()
     rows = []
     for i in range(len(RAFDB_COMPOUND) * 6 + 1):
-        Image.fromarray(rng.integers(0, 255, (IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)).save(root / "img" / f"{i}.png")
+        pixels = rng.integers(0, 255, (IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(root / "img" / f"{i}.png")
         labelled = i < len(RAFDB_COMPOUND) * 6
         rows.append({"path": f"img/{i}.png", "database": "rafdb_compound",
                      "split": "train" if i % 6 < 4 or not labelled else "test",

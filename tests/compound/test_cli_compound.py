@@ -32,7 +32,8 @@ def test_compound_cli_writes_json_markdown_and_confusion(tiny_checkpoint, synth_
     assert rows["used"] + sum(rows["outside_class_set"].values()) == rows["rows_in_split"]
     assert payload["metrics"]["n"] == rows["used"] and 0 <= payload["metrics"]["mean_diag"] <= 1
     assert any("AU 11" in n for n in payload["notes"])
-    assert len(payload["explanations"]) == 3 and {"true", "compound", "aus", "emotions"} <= set(payload["explanations"][0])
+    assert len(payload["explanations"]) == 3
+    assert {"true", "compound", "aus", "emotions"} <= set(payload["explanations"][0])
     assert (out / "compound.md").read_text().startswith("# zero-shot compound")
     assert (out / "compound_confusion.png").stat().st_size > 1000
 

@@ -150,9 +150,9 @@ def test_outputs_in_another_label_order_are_reordered_by_name():
 
 
 def test_compound_columns_for_analyze_output():
-    probs = {k: np.concatenate([a, b]) for (k, a), b in
-             zip(outputs(expr={"sadness": 0.5, "anger": 0.5}, valence=-0.4).items(),
-                 outputs(au={"au1": 1, "au2": 1, "au12": 1, "au25": 1}, expr={"happiness": 0.5, "surprise": 0.5}).values())}
+    sad = outputs(expr={"sadness": 0.5, "anger": 0.5}, valence=-0.4)
+    happy = outputs(au={"au1": 1, "au2": 1, "au12": 1, "au25": 1}, expr={"happiness": 0.5, "surprise": 0.5})
+    probs = {k: np.concatenate([sad[k], happy[k]]) for k in sad}
     frame = compound_columns(probs, "rafdb")
     assert list(frame.columns) == ["compound", "compound_score"]
     assert frame["compound"].tolist() == ["sadly_angry", "happily_surprised"]

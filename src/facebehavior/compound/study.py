@@ -218,8 +218,8 @@ def study_markdown(results: dict) -> str:
     if oracle:
         lines.append(f"| zero-shot with the true AUs and valence (oracle, no F_emo) | {oracle['mean_diag']:.3f} |"
                      + " |" * (len(header) - 2))
-    notes = [f"- zero-shot on {c}: " + ", ".join(f"{n} {results['models'][n]['zero_shot_other_sets'][c]['mean_diag']:.3f}"
-                                                 for n in names)
+    other = {n: results["models"][n].get("zero_shot_other_sets", {}) for n in names}
+    notes = [f"- zero-shot on {c}: " + ", ".join(f"{n} {other[n][c]['mean_diag']:.3f}" for n in names)
              for c in results["models"][names[0]].get("zero_shot_other_sets", {})]
     return "\n".join(lines + [""] + notes + notes_diag) + "\n"
 

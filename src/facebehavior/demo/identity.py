@@ -7,7 +7,7 @@ image with the identity's own propensity. The study trains, as in Table 8: two s
 FaceBehaviorNets (ids only, attributes only), the multi-task one without coupling and with
 distribution matching (p(attr | id) estimated from the training split, eq. 10–11), over several
 seeds; and ResNet-50, DenseNet-121 and VGG-16 (timm, from scratch) multi-task without coupling,
-one seed each on a fixed, much smaller step budget (they cost 10–100× more per step on a CPU).
+one seed each on a fixed, much smaller step budget (they cost 25–250× more per step on a CPU).
 Every network is scored on the test split with the CelebA protocol: total accuracy and average
 F1 for ids and for attributes. Runs go `workers` at a time in separate processes, one thread
 each (small convolutions scale poorly across threads; two processes use both cores fully).
@@ -32,13 +32,13 @@ PROTOCOL = {"identity": ["total_accuracy", "average_f1"],
             "attributes": ["total_accuracy", "average_f1", "per_label_f1"]}
 
 
-
 def dm_coupling(n_attributes: int) -> dict:
     """Eq. 10–11 as configs/paper_celeba.yaml: weighted p(attr | id) estimated from the training split,
     weight 1/K so each attribute's DM term weighs as its (mean-reduced) BCE term, as eq. 9 + 11 do."""
     return {"multiclass": "identity", "multilabel": "attributes", "relatedness": "estimate",
             "distribution_matching": {"enabled": True, "weight": 1 / n_attributes, "form": "paper",
                                       "relatedness_mode": "weighted", "grad_to": "both"}}
+
 
 # Table 8's rows, top to bottom, and the runs behind each.
 FBN_ROWS = {"(2×) ST-FaceBehaviorNet": ("st_identity", "st_attributes"),

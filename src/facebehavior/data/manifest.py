@@ -183,7 +183,8 @@ def concat_manifests(manifests: list[Manifest]) -> Manifest:
 def encode_labels(frame: pd.DataFrame, tasks: list[TaskSpec]) -> dict[str, np.ndarray]:
     """Label arrays for a validated frame.
 
-    multiclass ``name``: int64 (N,), -1 = none; ``name_soft``: float32 (N, C), NaN rows = none.
+    multiclass ``name``: int64 (N,), -1 = none; ``name_soft``: float32 (N, C), NaN rows = none
+    (present only when the frame has the soft-label columns).
     multilabel / regression ``name``: float32 (N, K), NaN = not annotated.
     """
     n = len(frame)
@@ -193,9 +194,8 @@ def encode_labels(frame: pd.DataFrame, tasks: list[TaskSpec]) -> dict[str, np.nd
             hard = frame[t.name].to_numpy(float) if t.name in frame else np.full(n, np.nan)
             out[t.name] = np.where(np.isnan(hard), -1, hard).astype(np.int64)
             soft_cols = [c for c in t.soft_columns if c in frame]
-            soft = frame[soft_cols].to_numpy(np.float32) if len(soft_cols) == t.size \
-                else np.full((n, t.size), np.nan, np.float32)
-            out[f"{t.name}_soft"] = soft
+            if len(soft_cols) == t.size:  # absent otherwise: rows × 10,177 NaNs would cost GBs for identities
+                out[f"{t.name}_soft"] = frame[soft_cols].to_numpy(np.float32)
         else:
             arr = np.full((n, t.size), np.nan, np.float32)
             for j, c in enumerate(t.columns):
@@ -210,7 +210,10 @@ def task_presence(labels: dict[str, np.ndarray], tasks: list[TaskSpec]) -> dict[
     out = {}
     for t in tasks:
         if t.kind == "multiclass":
-            out[t.name] = (labels[t.name] >= 0) | ~np.isnan(labels[f"{t.name}_soft"]).all(1)
+            soft = labels.get(f"{t.name}_soft")
+            out[t.name] = labels[t.name] >= 0
+            if soft is not None:
+                out[t.name] |= ~np.isnan(soft).all(1)
         else:
             out[t.name] = ~np.isnan(labels[t.name]).all(1)
     return out

@@ -19,11 +19,12 @@ def estimate_relatedness(classes: np.ndarray, labels: np.ndarray, rows: tuple[st
     labels = np.asarray(labels, dtype=np.float64)
     keep = classes >= 0
     classes, labels = classes[keep], labels[keep]
-    onehot = np.zeros((len(classes), len(rows)), np.float64)
-    onehot[np.arange(len(classes)), classes.astype(int)] = 1.0
     annotated = ~np.isnan(labels)
-    counts = onehot.T @ annotated  # (A, K): samples of class a annotated for b
-    positives = onehot.T @ np.where(annotated, labels, 0.0)
+    # Scatter-add per class: a dense one-hot (N × A) would need ~13 GB for CelebA's 10,177 ids.
+    counts = np.zeros((len(rows), labels.shape[1]), np.float64)  # samples of class a annotated for b
+    positives = np.zeros_like(counts)
+    np.add.at(counts, classes.astype(int), annotated)
+    np.add.at(positives, classes.astype(int), np.where(annotated, labels, 0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
         p = np.where(counts > 0, positives / np.maximum(counts, 1), 0.0)
     rel = Relatedness(tuple(rows), tuple(cols), p.astype(np.float32), p >= 1.0, source)

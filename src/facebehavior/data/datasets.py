@@ -25,7 +25,7 @@ class ImageTable(Dataset):
         self.size = image_size
         self.databases = manifest.frame["database"].astype(str).to_numpy()
         arrays = encode_labels(manifest.frame, tasks)
-        self.labels = {k: torch.from_numpy(v) for k, v in arrays.items()}
+        self.labels = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}  # writable copies
         self.presence = task_presence(arrays, tasks)
         self.cache: torch.Tensor | None = None
         if check_files:

@@ -9,13 +9,14 @@ long video.
    measured fp32 throughput on a large torch.matmul (same thread count).
 2. End to end on a generated 640×480 30 fps video with one real face (skimage's astronaut moving
    over a background, written with cv2.VideoWriter mp4v): frames/s and ms per frame in each stage
-   (decode runs in a background thread, so stages can add up to more than the wall time).
+   (decoding and the network run in their own threads, overlapping detection and alignment, so the
+   stages can add up to more than the wall time). Each setting: the fastest of three passes.
 3. Memory: a generated 10-minute 640×480 video at 2 fps (1200 frames) streamed through the same
    path; resident memory (VmRSS) and its peak (VmHWM) when the stream reaches minute 1 and minute
    10. Memory is per frame in flight, so a low frame rate tests the same thing in less time.
 
 On a shared 2-core machine the numbers move with other load: the JSON records the load average;
-compare rows of one run. Best-of-N timings for the network, one pass per end-to-end setting.
+compare rows of one run. Best-of-N timings throughout (other load only slows things down).
 """
 
 from __future__ import annotations
@@ -74,11 +75,15 @@ def best_time(fn, reps: int) -> float:
     return best
 
 
-def matmul_gflops(n: int = 2048, reps: int = 6) -> float:
+def matmul_gflops(reps: int = 4) -> float:
+    """fp32 torch.matmul throughput, the best over two sizes (large ones run nearest the peak)."""
     import torch
 
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n ** 3 / best_time(lambda: a @ b, reps) / 1e9
+    rates = []
+    for n in (2048, 4096):
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        rates.append(2 * n ** 3 / best_time(lambda: a @ b, reps) / 1e9)
+    return max(rates)
 
 
 def network_gflop_per_face(model) -> float:
@@ -141,6 +146,13 @@ def run_video(checkpoint: Path, video: Path, backend: str, detect_size, detect_e
             "ms_per_frame": {k: round(v * 1000 / max(frames, 1), 2) for k, v in times.seconds.items()}}
 
 
+def best_pass(checkpoint, video, backend, detect_size, detect_every, passes: int) -> dict:
+    """The fastest of a few passes (other load on a shared machine only ever slows a pass down)."""
+    runs = [run_video(checkpoint, video, backend, detect_size, detect_every) for _ in range(passes)]
+    best = max(runs, key=lambda r: r["fps"])
+    return {**best, "fps_all_passes": [r["fps"] for r in runs]}
+
+
 def memory_kib() -> dict:
     fields = {}
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -193,13 +205,13 @@ def main() -> int:
         tmp = Path(tmp)
         checkpoint = paper_checkpoint(tmp)
         network = bench_network(checkpoint, reps)
-        video = write_face_video(tmp / "face640.mp4", seconds=2 if args.quick else 8, fps=30, width=640, height=480)
+        video = write_face_video(tmp / "face640.mp4", seconds=2 if args.quick else 5, fps=30, width=640, height=480)
         onnx_file = tmp / "paper.onnx"
         onnx_file.write_bytes(export_onnx_bytes(checkpoint)[0])
         settings = [("torch", None, 1), ("onnxruntime", None, 1), ("onnxruntime", 240, 1),
                     ("onnxruntime", 240, 5), ("torch", 240, 5)]
-        e2e = [run_video(onnx_file if backend == "onnxruntime" else checkpoint, video, backend, size, every)
-               for backend, size, every in settings]
+        e2e = [best_pass(onnx_file if backend == "onnxruntime" else checkpoint, video, backend, size, every,
+                         passes=1 if args.quick else 3) for backend, size, every in settings]
         long_video = write_face_video(tmp / "long.mp4", seconds=90 if args.quick else 600, fps=2, width=640,
                                       height=480)
         memory = {"video": f"640x480, {'1.5' if args.quick else '10'} min at 2 fps, generated; detect size 240, "
@@ -226,7 +238,7 @@ def format_tables(r: dict) -> str:
         lines.append(f"{row['backend']:<12} {row['batch']:>5} {row['faces_per_s']:>8} {row['gflops']:>8} "
                      f"{row['fraction_of_matmul']:>9.0%}")
     stages = ("decode", "detect", "track", "align", "network")
-    lines += ["", "end to end, 640x480 video, one face (ms per frame by stage; decode overlaps in a thread)",
+    lines += ["", "end to end, 640x480 video, one face (ms per frame by stage; decode and network overlap the rest)",
               f"{'backend':<12} {'det size':>8} {'det every':>9} {'fps':>6} " + " ".join(f"{s:>8}" for s in stages)]
     for row in r["end_to_end"]:
         ms = row["ms_per_frame"]

@@ -187,6 +187,18 @@ def memory_in_fresh_process(checkpoint: Path, video: Path, backend: str) -> dict
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def torch_import_mib() -> float:
+    """Resident memory that `import torch` adds to a fresh Python process."""
+    import subprocess
+
+    code = ("from pathlib import Path\n"
+            "rss = lambda: int([l for l in Path('/proc/self/status').read_text().splitlines()"
+            " if l.startswith('VmRSS')][0].split()[1])\n"
+            "import numpy, cv2, pandas\nbefore = rss()\nimport torch\nprint((rss() - before) / 1024)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return round(float(done.stdout.strip().splitlines()[-1]), 1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats, shorter videos (a smoke test)")
@@ -216,7 +228,8 @@ def main() -> int:
                                       height=480)
         memory = {"video": f"640x480, {'1.5' if args.quick else '10'} min at 2 fps, generated; detect size 240, "
                            "detect every 5, onnxruntime on the exported .onnx (torch never imported); fresh process",
-                  **memory_in_fresh_process(onnx_file, long_video, "onnxruntime")}
+                  **memory_in_fresh_process(onnx_file, long_video, "onnxruntime"),
+                  "torch_import_adds_mib": torch_import_mib()}
     result = {"machine": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                           "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
                           "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
@@ -248,6 +261,7 @@ def format_tables(r: dict) -> str:
     lines += ["", f"memory, {r['memory']['video']}: {r['memory']['run']['fps']} fps, "
                   f"{r['memory']['run']['frames']} frames",
               "  " + "; ".join(f"{k}: RSS {v.get('VmRSS')} MiB, peak {v.get('VmHWM')} MiB" for k, v in mem.items()),
+              f"  (import torch alone adds {r['memory']['torch_import_adds_mib']} MiB to a fresh process)",
               f"load average (1 min) before/after: {r['machine']['load_average_1min_before_after']}"]
     return "\n".join(lines)
 

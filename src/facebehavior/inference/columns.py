@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from facebehavior.errors import FaceBehaviorError
 from facebehavior.labels import TaskSpec
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # "left" = the image's left
@@ -94,6 +95,9 @@ def nulls(n: int, dtype: str):
 def thresholds_for(task: TaskSpec, thresholds: dict) -> np.ndarray:
     """Per-label decision thresholds from checkpoint metadata (0.5 where none was tuned)."""
     value = np.asarray(thresholds.get(task.name, 0.5), np.float64).ravel()
+    if value.size not in (1, task.size):
+        raise FaceBehaviorError(f"checkpoint thresholds for task {task.name!r}: {value.size} values for "
+                                f"{task.size} labels")
     return np.full(task.size, value[0]) if value.size == 1 else value
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from facebehavior.errors import FaceBehaviorError
 from facebehavior.inference.analyzer import AnalyzeOptions, FaceBehavior, Rows, SourceDone, SourceFailed
 from facebehavior.inference.inputs import Input, discover
-from facebehavior.inference.output import PartWriter, merge_parts, prepare_output, write_errors_file
+from facebehavior.inference.output import (PartWriter, done_in_output, merge_parts, prepare_output,
+                                           write_errors_file)
 from facebehavior.inference.timing import StageTimes
 
 
@@ -98,7 +99,7 @@ def analyze_files(cfg: AnalyzeConfig, say=print) -> dict:
         done = prepare_output(out, settings, columns, cfg.resume, cfg.overwrite, notes)
     sync.barrier()
     if rank != 0:
-        done = _done_after_prepare(out)
+        done = done_in_output(out)
     todo = [i for i in inputs if i.source not in done]
     if rank == 0 and done:
         say(f"resume: {len(inputs) - len(todo)} of {len(inputs)} inputs are already in {out}")
@@ -218,12 +219,6 @@ class _Sync:
         everything: list = [None] * dist.get_world_size()
         dist.all_gather_object(everything, results)
         return [r for part in everything for r in part]
-
-
-def _done_after_prepare(out: Path) -> set[str]:
-    from facebehavior.inference.output import done_in_output
-
-    return done_in_output(out)
 
 
 def _summary(cfg, out, inputs, todo, results, merged, errors) -> dict:

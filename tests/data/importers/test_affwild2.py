@@ -78,3 +78,15 @@ def test_unknown_header_fails_with_file_and_line(native, tmp_path):
     (root / "annotations" / "VA_Estimation_Challenge" / "Train_Set" / "bad.txt").write_text("happy,sad\n1,0\n")
     with pytest.raises(DataFormatError, match=r"bad.txt:1"):
         import_database("affwild2", root, tmp_path / "out")
+
+
+def test_nested_cropped_aligned_folder_is_accepted(native, tmp_path):
+    root = native("affwild2", [f"cropped_aligned/cropped_aligned/{rel.split('/', 1)[1]}" for rel in IMAGES])
+    report = import_database("affwild2", root, tmp_path / "out")
+    assert report.rows_kept == 14 and any("nested" in n for n in report.notes)
+
+
+def test_frames_numbered_from_zero_stop_the_import(native, tmp_path):
+    root = native("affwild2", IMAGES + ["cropped_aligned/vidA/00000.jpg"])
+    with pytest.raises(DataFormatError, match=r"vidA/00000\.jpg: exists"):
+        import_database("affwild2", root, tmp_path / "out")

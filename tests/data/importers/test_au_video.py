@@ -58,18 +58,52 @@ def test_bp4d_missing_frames_fail_with_the_path_tried(native, tmp_path):
         import_database("bp4d", native("bp4d"), tmp_path)
 
 
-def test_bp4d_plus_partitions_and_views(native, tmp_path):
-    images = ["Train/F001/T1/0001.jpg", "Train/F001/T1/0002.jpg", "Train/M005/T2/0007.jpg",
-              "Validation/F082/T1/0003.jpg"]
-    root = native("bp4d_plus", images)
-    report = import_database("bp4d_plus", root, tmp_path)
+BP4D_PLUS_IMAGES = ["train/frames/FERA17_TR_F001_T1_6/00001.jpg", "train/frames/FERA17_TR_F001_T1_6/00002.jpg",
+                    "train/frames/FERA17_TR_M005_T2_6/00007.jpg", "validation/frames/FERA17_VA_F007_T1_6/00003.jpg",
+                    "validation/frames/FERA17_VA_rM001_T8_6/00001.jpg"]
+
+
+def test_bp4d_plus_fera2017_partitions_from_file_names(native, tmp_path):
+    root = native("bp4d_plus", BP4D_PLUS_IMAGES)
+    report = import_database("bp4d_plus", root, tmp_path, views="6")
     f = manifest(tmp_path / "bp4d_plus.csv")
-    assert (report.rows_read, report.rows_kept) == (5, 4)
-    assert report.dropped == {"no valid label": 1}
-    assert set(f.loc["F082_T1", "split"]) == {"test"} and f.loc[("F082_T1", 3)].au17 == 1
-    assert "au2" not in f
+    assert (report.rows_read, report.rows_kept) == (7, 5)
+    assert report.dropped == {"no valid label": 1, "malformed line: 3 fields, header has 11": 1}
+    assert report.dropped_where["malformed line: 3 fields, header has 11"][0].endswith("FERA17_TR_F001_T1.csv:4")
+    assert set(f.loc["FERA17_VA_F007_T1_6", "split"]) == {"test"} and f.loc[("FERA17_VA_F007_T1_6", 3)].au17 == 1
+    assert set(f.loc["FERA17_TR_F001_T1_6", "split"]) <= {"train", "val"}
+    # VA reuses TR subject codes for other people: kept apart so train/test stay subject-independent.
+    assert set(f["subject"].astype(str)) == {"F001", "M005", "VA_F007", "VA_rM001"}
+    assert f.loc[("FERA17_TR_F001_T1_6", 2)].au4 == 1 and "au2" not in f
+    assert any(n.startswith("assumes: the frame number") for n in report.notes)
+
+
+def test_bp4d_plus_views_multiply_rows_and_need_a_view_field(native, tmp_path):
+    root = native("bp4d_plus", BP4D_PLUS_IMAGES + ["train/frames/FERA17_TR_M005_T2_1/00007.jpg"])
+    report = import_database("bp4d_plus", root, tmp_path, views="1,6")
+    assert report.rows_read == 14 and report.dropped["image file missing"] == 4
     with pytest.raises(ConfigError, match="view"):
-        import_database("bp4d_plus", root, tmp_path / "v", views="1,2")
+        import_database("bp4d_plus", root, tmp_path / "v", views="1,2", image_pattern="{part}/{frame:05d}.jpg")
+
+
+def test_bp4d_plus_old_partition_folders_are_not_a_release_layout(native, tmp_path):
+    root = tmp_path / "old"
+    (root / "Train" / "AU_OCC").mkdir(parents=True)
+    (root / "Train" / "AU_OCC" / "F001_T1.csv").write_text("0,1,4\n1,1,0\n")
+    with pytest.raises(DataFormatError, match="FERA17_TR_F001_T1.csv"):
+        import_database("bp4d_plus", root, tmp_path / "o")
+
+
+def test_frames_numbered_from_zero_fail_instead_of_shifting_labels(native, tmp_path):
+    root = native("disfa", [f"frames/SN001/{k:05d}.jpg" for k in (0, 1, 2, 3)])
+    with pytest.raises(DataFormatError, match=r"SN001/00000\.jpg: exists.*one frame off"):
+        import_database("disfa", root, tmp_path)
+
+
+def test_frames_named_otherwise_fail_naming_the_folder(native, tmp_path):
+    root = native("gft", ["frames/001A/frame_1.png", "frames/002B/00001.jpg"])
+    with pytest.raises(DataFormatError, match=r"frames/001A: holds 1 file\(s\), e.g. frame_1.png.*--image-pattern"):
+        import_database("gft", root, tmp_path)
 
 
 GFT_IMAGES = ["frames/001A/00001.jpg", "frames/001A/00003.jpg", "frames/002B/00001.jpg"]
@@ -79,8 +113,10 @@ def test_gft_is_test_only_unless_split_file(native, tmp_path):
     root = native("gft", GFT_IMAGES)
     report = import_database("gft", root, tmp_path)
     f = manifest(tmp_path / "gft.csv")
-    assert (report.rows_read, report.rows_kept) == (4, 3) and set(f["split"]) == {"test"}
+    assert (report.rows_read, report.rows_kept) == (6, 3) and set(f["split"]) == {"test"}
     assert f.loc[("001A", 1)].au12 == 1 and f.loc[("001A", 3)].au24 == 1
+    assert report.dropped_where["malformed line: 3 fields, header has 11"][0].endswith("002B.csv:3")
+    assert report.issues_where["AU24 code '7' is not 0, 1 or 9: null"][0].endswith("002B.csv:4")
     split_file = tmp_path / "gft_split.txt"
     split_file.write_text("# official lists\n001A train\n")
     report = import_database("gft", root, tmp_path / "s", split_file=split_file)

@@ -24,6 +24,9 @@ def test_attributes_identities_and_released_partition(native, tmp_path):
     assert report.dropped_where["malformed line: expected a name and 40 values of -1/1"][0] \
         .endswith("list_attr_celeba.txt:9")
     assert report.dropped["no entry in list_eval_partition.txt"] == 1
+    assert report.issues_where["malformed identity_CelebA.txt line: ignored"][0].endswith("identity_CelebA.txt:8")
+    assert report.issues_where["malformed list_eval_partition.txt line: ignored"][0] \
+        .endswith("list_eval_partition.txt:8")
     first = f.loc["000001.jpg"]
     assert (first["5_o_Clock_Shadow"], first["Arched_Eyebrows"], first["Big_Lips"]) == (1, 0, 1)  # (j + i) % 3 == 0
     assert first["Attractive"] == 0 and f.loc["000002.jpg", "Arched_Eyebrows"] == 0

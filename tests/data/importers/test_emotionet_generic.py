@@ -17,12 +17,15 @@ def by_name(frame):
     return frame
 
 
+EMOTIONET_IMAGES = [f"images/{n}.jpg" for n in ("img1", "img2", "img3", "e1", "e2", "e3", "t1", "t2", "t3", "t4")]
+TXT_TRAIN = {"dataFile_*.txt": "train"}
+
+
 def test_emotionet_aus_categories_and_splits(native, tmp_path):
-    images = [f"images/{n}.jpg" for n in ("img1", "img2", "img3", "e1", "e2", "e3")]
-    report = import_database("emotionet", native("emotionet", images), tmp_path)
+    report = import_database("emotionet", native("emotionet", EMOTIONET_IMAGES), tmp_path, map=TXT_TRAIN)
     f = by_name(read_manifest(tmp_path / "emotionet.csv", EMOTIONET_TASKS).frame)
-    assert (report.rows_read, report.rows_kept) == (7, 4)
-    assert report.dropped["no valid label"] == 2  # all 999 / unknown category
+    assert (report.rows_read, report.rows_kept) == (11, 6)
+    assert report.dropped["no valid label"] == 3  # all 999 (CSV and challenge file) / unknown category
     assert report.dropped_where["malformed line: 3 fields, header has 13"][0].endswith("validation.csv:5")
     img1 = f.loc["img1.jpg"]
     assert (img1.au1, img1.au2, img1.au12, img1.au25) == (1, 0, 1, 1) and img1.split == "val"
@@ -34,11 +37,41 @@ def test_emotionet_aus_categories_and_splits(native, tmp_path):
     assert report.issues["unknown category 'bored': null"] == 1
 
 
+def test_emotionet_challenge_text_files_by_position(native, tmp_path):
+    report = import_database("emotionet", native("emotionet", EMOTIONET_IMAGES), tmp_path, map=TXT_TRAIN)
+    f = by_name(read_manifest(tmp_path / "emotionet.csv", EMOTIONET_TASKS).frame)
+    t1, t4 = f.loc["t1.jpg"], f.loc["t4.jpg"]
+    assert (t1.au1, t1.au2, t1.au4, t1.au12, t1.au25, t1.au26) == (1, 0, 1, 1, 1, 0)  # AU k = field k+1
+    assert t1.split in ("train", "val") and "t2.jpg" not in f.index
+    assert pd.isna(t4.au6) and t4.au9 == 1 and report.issues["AU6 value '2' is not 0, 1 or 999: null"] == 1
+    where = report.dropped_where["malformed line: 4 tab-separated fields, the file's first line has 62"]
+    assert where[0].endswith("dataFile_1001.txt:3")
+    assert any(n.startswith("assumes: challenge .txt files") for n in report.notes)
+
+
+def test_emotionet_challenge_file_with_a_numeric_second_field_fails(native, tmp_path):
+    root = native("emotionet", EMOTIONET_IMAGES)
+    (root / "dataFile_1002.txt").write_text("http://x/a.jpg\t1\t0\t1\n")
+    with pytest.raises(DataFormatError, match=r"dataFile_1002.txt:1: the second field '1' is a number"):
+        import_database("emotionet", root, tmp_path, map=TXT_TRAIN)
+
+
 def test_emotionet_file_without_split_in_name(native, tmp_path):
     root = native("emotionet")
+    with pytest.raises(DataFormatError, match=r"dataFile_1001.txt: cannot tell its split.*--map"):
+        import_database("emotionet", root, tmp_path)
     (root / "emotionet_manual_au_validation.csv").rename(root / "annotations.csv")
     with pytest.raises(DataFormatError, match="annotations.csv"):
-        import_database("emotionet", root, tmp_path)
+        import_database("emotionet", root, tmp_path, map=TXT_TRAIN)
+    with pytest.raises(ConfigError, match="one of"):
+        import_database("emotionet", root, tmp_path, map={"*": "training"})
+
+
+def test_emotionet_csv_without_label_columns_fails(native, tmp_path):
+    root = native("emotionet")
+    (root / "notes_train.csv").write_text("file,comment\na.jpg,blurry\n")
+    with pytest.raises(DataFormatError, match=r"notes_train.csv:1: header .* no AU<k> column"):
+        import_database("emotionet", root, tmp_path, map=TXT_TRAIN)
 
 
 def test_generic_csv_with_yaml_mapping(native, tmp_path):

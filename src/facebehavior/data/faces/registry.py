@@ -57,4 +57,5 @@ register_detector("yunet", "facebehavior.data.faces.yunet:YuNetDetector",
 register_detector("scrfd", "facebehavior.data.faces.scrfd:SCRFDDetector",
                   "InsightFace SCRFD (RetinaFace successor) + 5 landmarks on ONNX Runtime; needs model_path")
 register_detector("haar", "facebehavior.data.faces.haar:HaarDetector",
-                  "OpenCV Haar cascade boxes (OpenCV < 5 only); landmarks estimated from the box")
+                  "OpenCV Haar cascade boxes, landmarks estimated; needs cv2.CascadeClassifier (OpenCV < 5) and "
+                  "model_path to a local cascade .xml unless that OpenCV ships one")

@@ -35,7 +35,7 @@ class AfewVaImporter(Importer):
     title = "AFEW-VA"
     split_protocol = ("protocol 'test' (default, the paper's unseen-database test): all rows test; "
                       "'split': train/val/test by actor (seeded)")
-    assumptions = ("frame keys of the JSON name the PNG frames: '00000' → 00000.png",)
+    assumptions = ("the optional 'actor' field names the subject (else the clip is the subject)",)
     defaults = {"protocol": "test", "test_fraction": 0.2, "subsample": 1}
     label_tasks = ("va",)
 

@@ -45,8 +45,8 @@ class AffWildImporter(Importer):
     title = "Aff-Wild (valence/arousal)"
     split_protocol = "annotations/test → test; annotations/train → train/val by video (seeded; val_fraction)"
     assumptions = (
-        "line k of annotations/<part>/{valence,arousal}/<video>.txt is frame k (1-based)",
-        "frames were extracted to image_pattern (default frames/{video}/{frame:05d}.jpg)",
+        "frames were extracted from the videos numbered from 1, line k → image_pattern with frame k "
+        "(default frames/{video}/{frame:05d}.jpg)",
     )
     defaults = {"subsample": 1, "image_pattern": "frames/{video}/{frame:05d}.jpg"}
     label_tasks = ("va",)

@@ -6,10 +6,11 @@ Native layout (folder names as in the ABAW releases; only the ``*_Set`` folder n
     <root>/<any>/<EXPR task>/Validation_Set/<video>.txt header "Neutral,Anger,Disgust,Fear,
                                                           Happiness,Sadness,Surprise,Other"
     <root>/<any>/<AU task>/Train_Set/<video>.txt        header "AU1,AU2,AU4,...,AU26"
-    <root>/cropped_aligned/<video>/00001.jpg
+    <root>/cropped_aligned/<video>/00001.jpg   (or cropped_aligned/cropped_aligned/<video>/...)
 
 Each file's task is recognised from its header line, not from its folder. Data line k (1-based,
-after the header) is video frame k and its image is ``cropped_aligned/<video>/<k:05d>.jpg``.
+after the header) is video frame k and its image is ``cropped_aligned/<video>/<k:05d>.jpg`` (the
+pairing public ABAW loaders use; frames numbered from 0 stop the import, see `check_frame_naming`).
 Invalid codes: VA -5, EXPR -1, AU -1 (→ null); EXPR 7 (Other) has no canonical class (→ null).
 Frames of all tasks are merged into one row per (video, frame); a frame without any valid label,
 or without a cropped-aligned image (no face was found), is dropped and counted.
@@ -77,14 +78,18 @@ class AffWild2Importer(Importer):
     split_protocol = ("Validation_Set videos → test; Train_Set videos → train/val by video "
                       "(seeded; val_fraction)")
     assumptions = (
-        "data line k of a task file is frame k, image cropped_aligned/<video>/<k:05d>.jpg",
         "a video is one subject (the _left/_right faces of a video are split together)",
+        "every release uses the three checked headers (any other header stops the import)",
     )
     defaults = {"subsample": 1, "images_dir": "cropped_aligned"}
 
     def load(self, ctx: ImportContext) -> pd.DataFrame:
         images = ctx.root / ctx.option("images_dir")
         files = self._annotation_files(ctx.root, images)
+        if (images / images.name).is_dir():
+            # Some copies unzip to cropped_aligned/cropped_aligned/<video>/ (seen in public loaders).
+            images = images / images.name
+            ctx.report.note(f"frames read from the nested folder {images}")
         videos: dict[str, VideoLabels] = {}
         au_ignored: set[int] = set()
         for path, split in files:

@@ -119,8 +119,10 @@ class Bp4dImporter(_OccurrenceCsvImporter):
     file_name_re = r"[FM]\d{3}_T\d+"
     split_protocol = ("FERA 2015 partition: development subjects → test; training subjects → train/val by "
                       "subject (seeded; val_fraction)")
-    assumptions = ("occurrence CSVs <subject>_<task>.csv in AUCoding/AU_OCC (or AUCoding, AU_OCC, root)",
-                   "frames at image_pattern (default {subject}/{task}/{frame:04d}.jpg)")
+    assumptions = ("frames at image_pattern (default {subject}/{task}/{frame:04d}.jpg; copies differ in the "
+                   "zero padding, check yours)",
+                   "columns other than the benchmark AUs are ignored (OpenFace's reader treats the last column "
+                   "as an occlusion flag; we do not use it)")
     defaults = {"subsample": 1, "image_pattern": "{subject}/{task}/{frame:04d}.jpg"}
 
     def load(self, ctx: ImportContext) -> pd.DataFrame:
@@ -144,38 +146,58 @@ class Bp4dImporter(_OccurrenceCsvImporter):
 
 
 class Bp4dPlusImporter(_OccurrenceCsvImporter):
+    """BP4D+ as released for FERA 2017 (layout confirmed from public FERA 2017 readers, see docs).
+
+    ``<part>/occ/FERA17_<TR|VA|TE>_<subject>_<task>.csv`` hold the occurrence codes (FERA style);
+    the nine camera views are separate videos ``<part>/ims/FERA17_<key>_<subject>_<task>_<view>.mp4``
+    sharing one CSV. The partition comes from the key in the file name, not from the folder name.
+    The validation partition reuses subject codes of the training partition for other people
+    (e.g. ``F007``), so its subjects are written ``VA_F007`` to keep the split subject-independent.
+    """
+
     name = "bp4d_plus"
     title = "BP4D+ (FERA 2017 occurrence codes)"
     aus = (1, 4, 6, 7, 10, 12, 14, 15, 17, 23)
-    file_name_re = r"[FM]\d{3}_T\d+"
-    split_protocol = ("FERA 2017 partitions: the validation partition → test; the training partition → "
-                      "train/val by subject (seeded; val_fraction)")
-    assumptions = ("partition folders named train/training and valid/validation/development under root, each "
-                   "holding <subject>_<task>.csv occurrence files (in AU_OCC, AUCoding/AU_OCC or the folder)",
-                   "frames at image_pattern (default {part}/{subject}/{task}/{frame:04d}.jpg); with option views "
-                   "(e.g. '1,2,3') one row per view, the pattern then needs {view}")
-    defaults = {"subsample": 1, "image_pattern": "{part}/{subject}/{task}/{frame:04d}.jpg", "views": ""}
-    PARTS = {"train": "train", "training": "train", "valid": "test", "validation": "test",
-             "development": "test", "devel": "test"}
+    file_name_re = r"FERA17_(TR|VA|TE)_(r?[FM]\d{3})_(T\d+)"
+    split_protocol = ("FERA 2017 partitions from the file names: VA (validation) → test (the paper's protocol; TE, "
+                      "if present, → test too); TR (training) → train/val by subject (seeded; val_fraction)")
+    assumptions = ("the frame number in the CSV's first column is the frame number of the extracted image "
+                   "(the FERA 2017 readers pair the i-th CSV row with the i-th decoded video frame)",
+                   "frames were extracted from the videos to image_pattern (default "
+                   "{part}/frames/{video}/{frame:05d}.jpg, {video} = FERA17_<key>_<subject>_<task>_<view>)")
+    defaults = {"subsample": 1, "image_pattern": "{part}/frames/{video}/{frame:05d}.jpg",
+                "views": "1,2,3,4,5,6,7,8,9"}
+    ROLES = {"TR": "train", "VA": "test", "TE": "test"}
+
+    def find_csvs(self, root: Path) -> list[Path]:
+        # occ/ sits under a partition folder; only a few levels are searched so frame trees are never walked.
+        folders = [root, root / "occ", *root.glob("*/occ"), *root.glob("*/*/occ")]
+        files = sorted({p for folder in folders for p in _csv_files(folder, self.file_name_re)})
+        if not files:
+            raise DataFormatError(f"{root}: no FERA 2017 occurrence file (FERA17_TR_F001_T1.csv ...) in {root}, "
+                                  f"{root}/occ or <partition>/occ; is --root the FERA 2017 BP4D+ folder?")
+        return files
 
     def load(self, ctx: ImportContext) -> pd.DataFrame:
-        parts = [(d, self.PARTS[d.name.lower()]) for d in sorted(ctx.root.iterdir())
-                 if d.is_dir() and d.name.lower() in self.PARTS]
-        if not parts:
-            raise DataFormatError(f"{ctx.root}: no partition folder named one of {sorted(self.PARTS)}")
         views = [v.strip() for v in str(ctx.option("views")).split(",") if v.strip()] or [""]
-        if views != [""] and "{view}" not in ctx.option("image_pattern"):
-            raise ConfigError("views given but image_pattern has no {view} field")
-        listed = [(path, part, role) for part, role in parts for path in self.find_csvs(part)]
-        train_subjects = {p.stem.split("_")[0] for p, _, role in listed if role == "train"}
+        pattern = ctx.option("image_pattern")
+        if len(views) > 1 and "{view}" not in pattern and "{video}" not in pattern:
+            raise ConfigError(f"image_pattern {pattern!r} names neither {{view}} nor {{video}}, so the {len(views)} "
+                              "views would share one image; add one of them or pass a single view")
+        listed = []
+        for path in self.find_csvs(ctx.root):
+            key, subject, task = re.fullmatch(self.file_name_re, path.stem).groups()
+            subject = subject if key == "TR" else f"{key}_{subject}"
+            part = path.parent.parent if path.parent.name == "occ" else path.parent
+            listed.append((path, self.ROLES[key], subject, task, part.relative_to(ctx.root).as_posix()))
+        train_subjects = {subject for _, role, subject, _, _ in listed if role == "train"}
         by_subject = group_split(train_subjects, {"val": ctx.option("val_fraction")}, ctx.option("seed"))
         frames = []
-        for path, part, role in listed:
-            subject, task = path.stem.split("_", 1)
+        for path, role, subject, task, part in listed:
             split = "test" if role == "test" else by_subject[subject]
             for view in views:
-                video = f"{path.stem}_v{view}" if view else path.stem
-                fields = {"subject": subject, "task": task, "video": video, "part": part.name, "view": view}
+                video = f"{path.stem}_{view}" if view else path.stem
+                fields = {"subject": subject, "task": task, "video": video, "part": part, "view": view}
                 frames.append(self.video_frame(ctx, path, split, fields))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -219,8 +241,8 @@ class DisfaImporter(Importer):
     aus = (1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25, 26)
     split_protocol = ("no official split: train/val/test by subject (seeded; val_fraction, test_fraction); "
                       "use split_file for published folds")
-    assumptions = ("labels ActionUnit_Labels/<SN>/<SN>_au<N>.txt, lines 'frame,intensity' (0-5)",
-                   "frames at image_pattern (default frames/{subject}/{frame:05d}.jpg; DISFA ships videos)")
+    assumptions = ("the frame numbers in the label files are those of the extracted images: frames at "
+                   "image_pattern (default frames/{subject}/{frame:05d}.jpg; DISFA ships videos)",)
     defaults = {"subsample": 1, "image_pattern": "frames/{subject}/{frame:05d}.jpg", "threshold": 2,
                 "protocol": "split", "test_fraction": 0.2}
     label_tasks = ("au",)

@@ -115,11 +115,8 @@ class ImportContext:
     def option(self, name: str) -> Any:
         return self.options[name]
 
-    def image_exists(self, path: str | Path) -> bool:
-        """Whether `path` is a file; one directory listing per folder, so millions of frames stay fast."""
-        if not self.options.get("check_images", True):
-            return True
-        folder, name = os.path.split(str(path))
+    def listing(self, folder: str) -> set[str]:
+        """File names in `folder` (empty if it does not exist), listed once and cached."""
         names = self._listings.get(folder)
         if names is None:
             try:
@@ -127,7 +124,18 @@ class ImportContext:
             except OSError:
                 names = set()
             self._listings[folder] = names
-        if name in names:
+        return names
+
+    def file_listed(self, path: str | Path) -> bool:
+        """Whether `path` exists, without counting it as a missing image (for probes)."""
+        folder, name = os.path.split(str(path))
+        return name in self.listing(folder)
+
+    def image_exists(self, path: str | Path) -> bool:
+        """Whether `path` is a file; one directory listing per folder, so millions of frames stay fast."""
+        if not self.options.get("check_images", True):
+            return True
+        if self.file_listed(path):
             return True
         self.images_missing += 1
         self.missing_example = self.missing_example or str(path)

@@ -44,6 +44,9 @@ def run_import(importer: Importer, root: str | Path, out: str | Path, **options)
         raise DataFormatError(f"--root {root} is not a folder; point it at the unpacked {importer.title} files")
     report = ImportReport(importer.name, str(root), {k: _jsonable(v) for k, v in opts.items()})
     report.note(f"split protocol: {importer.split_protocol}")
+    for assumption in importer.assumptions:
+        # Unconfirmed format details are stated in every report, not only in --describe.
+        report.note(f"assumes: {assumption}")
     ctx = ImportContext(root, opts, report)
     frame = importer.load(ctx)
     if opts["split_file"]:

@@ -1,12 +1,15 @@
 """Normalisation to [-1, 1], image decoding and batched augmentation."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from facebehavior.config import AugmentConfig
-from facebehavior.data.transforms import augment_batch, load_image, make_generator, to_model_input
+from facebehavior.data.transforms import affine_grid, augment_batch, load_image, make_generator, to_model_input
 from facebehavior.errors import DataFormatError
 
 
@@ -62,6 +65,54 @@ def test_flip_only_mirrors_some_images_horizontally():
     kept = [torch.allclose(o, i, atol=1e-5) for o, i in zip(out, x)]
     assert all(f or k for f, k in zip(flipped, kept))
     assert any(flipped) and any(kept)
+
+
+def _reference_augment(x, cfg, generator):
+    """The straightforward version the fast one replaced: always warp, then jitter out of place."""
+    b = x.shape[0]
+
+    def uniform(lo, hi):
+        return torch.rand(b, generator=generator) * (hi - lo) + lo
+
+    scale = uniform(*cfg.scale)
+    angle = uniform(-cfg.rotate_deg, cfg.rotate_deg) * (math.pi / 180)
+    tx, ty = uniform(-cfg.translate, cfg.translate) * 2, uniform(-cfg.translate, cfg.translate) * 2
+    flip = torch.where(torch.rand(b, generator=generator) < 0.5, -1.0, 1.0) if cfg.flip else torch.ones(b)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if cfg.grayscale:
+        x = x.mean(1, keepdim=True).expand_as(x)
+    contrast = uniform(1 - cfg.contrast, 1 + cfg.contrast)[:, None, None, None]
+    brightness = uniform(-cfg.brightness, cfg.brightness)[:, None, None, None]
+    mean = x.mean((1, 2, 3), keepdim=True)
+    return ((x - mean) * contrast + mean + brightness).clamp_(-1, 1)
+
+
+@pytest.mark.parametrize("cfg", [
+    AugmentConfig(),  # full geometric + photometric
+    AugmentConfig(scale=[1.0, 1.0], rotate_deg=0.0, translate=0.0, brightness=0.1, contrast=0.1),  # the demo's
+    AugmentConfig(flip=False, scale=[1.0, 1.0], rotate_deg=0.0, translate=0.0, brightness=0.5, contrast=0.5),
+    AugmentConfig(rotate_deg=30.0, grayscale=True, brightness=0.9, contrast=0.9),
+    AugmentConfig(scale=[1.0, 1.0], rotate_deg=0.0, translate=0.0, grayscale=True),
+], ids=["default", "flip_photometric", "photometric_only", "strong_gray", "flip_gray"])
+def test_fast_augment_matches_the_reference_warp(cfg):
+    x = _batch(b=12, size=20)
+    before = x.clone()
+    fast = augment_batch(x, cfg, make_generator(5, 9))
+    slow = _reference_augment(x, cfg, make_generator(5, 9))
+    assert torch.equal(x, before)  # the input is not modified in place
+    assert fast.shape == x.shape and fast.is_contiguous()
+    assert torch.allclose(fast, slow, atol=1e-5)
+
+
+def test_affine_grid_equals_torch_affine_grid():
+    theta = torch.randn(6, 2, 3, generator=torch.Generator().manual_seed(0))
+    ours = affine_grid(theta, 7, 11)
+    theirs = F.affine_grid(theta, [6, 3, 7, 11], align_corners=False)
+    assert ours.shape == theirs.shape
+    assert torch.allclose(ours, theirs, atol=1e-6)
 
 
 def test_load_image_decodes_and_resizes(tmp_path):

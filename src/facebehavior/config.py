@@ -140,6 +140,7 @@ class TrainConfig:
     select_metric: str = "mean_primary"
     progress: bool = True
     threads: int | None = None
+    channels_last: bool = True   # NHWC convolutions: ~1.5x faster on CPU, the fast path for AMP on GPUs
 
 
 @dataclass

@@ -71,7 +71,8 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
     data = build_training_data(cfg, tasks, dist.rank, dist.world_size)
     train_labels = label_arrays_numpy(data.train)
     couplings, relatedness = build_couplings(cfg, tasks, train_labels)
-    model = build_model(cfg.model, tasks).to(device)
+    memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
+    model = build_model(cfg.model, tasks).to(device, memory_format=memory_format)
     objective = MultiTaskObjective(tasks, couplings).to(device)
     if dist.enabled and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)  # global batch statistics
@@ -129,7 +130,7 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
             # Seeds derived from the step: augmentation and dropout replay exactly after a resume.
             torch.manual_seed(cfg.train.seed * 7919 + global_step)
             x = augment_batch(to_model_input(images), cfg.data.augment, make_generator(cfg.train.seed, global_step))
-            x = x.to(device, non_blocking=True)
+            x = x.to(device, non_blocking=True).contiguous(memory_format=memory_format)
             labels = {k: v.to(device, non_blocking=True) for k, v in data.train.batch_labels(idx).items()}
             with autocast:
                 logits = net(x)

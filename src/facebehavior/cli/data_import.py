@@ -44,7 +44,8 @@ def register_data(subparsers) -> None:
     parser.add_argument("--no-check-images", dest="check_images", action="store_const", const=False,
                         help="do not drop rows whose image file is missing")
     parser.add_argument("--map", action="append", metavar="KEY=VALUE", default=None,
-                        help="generic_csv: mapping entries given inline (override --mapping)")
+                        help="generic_csv: column mapping entries given inline (override --mapping); "
+                             "emotionet: label file → split, e.g. --map 'dataFile_1000.txt=test' (globs allowed)")
     for flag, option, kind, text in _VALUE_FLAGS:
         parser.add_argument(flag, dest=f"opt_{option}", metavar=option.upper(), type=kind, default=None, help=text)
     for flag, option, text in _SWITCHES:

@@ -190,3 +190,10 @@ def test_run_dir_defaults_to_runs_name():
     cfg = load_config(base=_base(name="abc"))
     assert cfg.run_dir() == Path("runs/abc")
     assert load_config(base=_base(out_dir="/tmp/x")).run_dir() == Path("/tmp/x")
+
+
+def test_cache_dir_needs_the_memory_cache():
+    with pytest.raises(ConfigError, match="data.cache_dir.*data.cache: memory"):
+        load_config(base=_base(data={"cache_dir": "/tmp/decoded"}))
+    cfg = load_config(base=_base(data={"cache": "memory", "cache_dir": "/tmp/decoded"}))
+    assert cfg.data.cache_dir == "/tmp/decoded"

@@ -67,6 +67,7 @@ class DataConfig:
     label_sets: Any = "auto"
     batch_size: int = 376
     cache: str = "none"
+    cache_dir: str | None = None  # with cache "memory": keep decoded images here for later runs
     num_workers: int = 2
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -317,6 +318,9 @@ def validate_semantics(cfg: ExperimentConfig) -> None:
             raise ConfigError(f"coupling[{i}].multiclass: {c.multiclass!r} is not a declared multiclass task")
         if b is None or b.kind != "multilabel":
             raise ConfigError(f"coupling[{i}].multilabel: {c.multilabel!r} is not a declared multilabel task")
+    if cfg.data.cache_dir and cfg.data.cache != "memory":
+        raise ConfigError(f"data.cache_dir is set ({cfg.data.cache_dir!r}) but data.cache is {cfg.data.cache!r}; "
+                          "decoded images are only kept with data.cache: memory")
     metric = cfg.train.select_metric
     if metric != "mean_primary" and (metric.count("/") != 2 or not all(metric.split("/"))):
         # checked here: validation would otherwise fail on it only after the first epoch

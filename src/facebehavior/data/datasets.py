@@ -6,6 +6,12 @@ gathered by index inside the training step, so collation never loops over label 
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -50,8 +56,17 @@ class ImageTable(Dataset):
         img = load_image(self.paths[i], self.size)
         return torch.from_numpy(img).permute(2, 0, 1).contiguous(), i
 
-    def cache_in_memory(self, workers: int = 0, progress: bool = False) -> None:
-        """Decode every image once (in parallel) and keep the uint8 tensor (N, 3, S, S)."""
+    def cache_in_memory(self, workers: int = 0, progress: bool = False, store: str | Path | None = None) -> None:
+        """Decode every image once (in parallel) and keep the uint8 tensor (N, 3, S, S).
+
+        With `store`, the decoded array is also saved there and reused by later runs on the same
+        images (same paths, sizes and modification times, same image size): the demo's many runs
+        and a train/evaluate cycle then decode each image once instead of once per process.
+        """
+        cached = _load_decoded(store, self._decode_key()) if store else None
+        if cached is not None:
+            self.cache = cached
+            return
         out = torch.empty((len(self), 3, self.size, self.size), dtype=torch.uint8)
         loader = DataLoader(self, batch_size=256, num_workers=workers, shuffle=False)
         if progress:
@@ -61,6 +76,16 @@ class ImageTable(Dataset):
         for images, idx in loader:
             out[idx] = images
         self.cache = out
+        if store:
+            _save_decoded(store, self._decode_key(), out)
+
+    def _decode_key(self) -> str:
+        """Changes whenever an image file, the list of images or the decode size changes."""
+        digest = hashlib.sha1(f"v1 {self.size}".encode())
+        for path in self.paths:
+            st = os.stat(path)
+            digest.update(f"\n{path}\t{st.st_size}\t{st.st_mtime_ns}".encode())
+        return digest.hexdigest()[:20]
 
     def batch_labels(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         return {k: v[idx] for k, v in self.labels.items()}
@@ -68,3 +93,27 @@ class ImageTable(Dataset):
 
 def subset_rows(table_len: int, mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask[:table_len])
+
+
+def _load_decoded(store: str | Path, key: str) -> torch.Tensor | None:
+    path = Path(store) / f"{key}.npy"
+    if not path.is_file():
+        return None
+    try:
+        return torch.from_numpy(np.load(path, allow_pickle=False))
+    except (OSError, ValueError) as err:  # a truncated or foreign file: decode again
+        logging.getLogger(__name__).warning("ignoring unreadable decoded-image cache %s (%s)", path, err)
+        return None
+
+
+def _save_decoded(store: str | Path, key: str, images: torch.Tensor) -> None:
+    """Atomic write (temp file + rename): concurrent runs never read a half-written cache."""
+    store = Path(store)
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=store, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, images.numpy(), allow_pickle=False)
+        os.replace(tmp, store / f"{key}.npy")
+    except OSError as err:  # a read-only or full disk only costs the next run a decode
+        logging.getLogger(__name__).warning("could not save the decoded-image cache in %s (%s)", store, err)

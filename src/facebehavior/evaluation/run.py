@@ -42,7 +42,7 @@ def evaluate_run(checkpoint, cfg=None, manifests: list[str] | None = None, split
         return None
     table = ImageTable(manifest, tasks, saved_cfg.data.image_size)
     if cfg.data.cache == "memory":
-        table.cache_in_memory(workers=cfg.data.num_workers)
+        table.cache_in_memory(workers=cfg.data.num_workers, store=cfg.data.cache_dir)
     preds, labels, results, confusion = evaluate_tables(
         model, table, tasks, meta.thresholds, torch.device(device), batch_size or cfg.eval.batch_size,
         protocols=cfg.eval.protocols)

@@ -49,14 +49,14 @@ def build_training_data(cfg, tasks: list[TaskSpec], rank: int, world_size: int) 
     assign_batch_sizes(sets, d.batch_size, world_size)
     sampler = HeteroBatchSampler(sets, cfg.train.seed, rank, world_size)
     if d.cache == "memory":
-        train.cache_in_memory(workers=d.num_workers, progress=cfg.train.progress and rank == 0)
+        train.cache_in_memory(workers=d.num_workers, progress=cfg.train.progress and rank == 0, store=d.cache_dir)
     workers = 0 if d.cache == "memory" else d.num_workers
     loader = DataLoader(train, batch_sampler=sampler, num_workers=workers, pin_memory=False,
                         persistent_workers=workers > 0)
     val_manifest = load_split(d.val or d.train, tasks, "val", d.root, d.databases)
     val = ImageTable(val_manifest, tasks, d.image_size) if val_manifest is not None else None
     if val is not None and d.cache == "memory":
-        val.cache_in_memory(workers=d.num_workers)
+        val.cache_in_memory(workers=d.num_workers, store=d.cache_dir)
     if val is None:
         notes.append("no validation rows: the last epoch's weights are kept as 'best'")
     return TrainingData(train, sampler, loader, val, notes)

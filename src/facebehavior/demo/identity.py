@@ -67,7 +67,8 @@ def base_config(preset: dict, data_dir: Path, settings: dict) -> dict:
     return {
         "tasks": _tasks(db),
         "data": {"train": [manifest], "test": [manifest], "image_size": settings["size"],
-                 "batch_size": settings["batch"], "cache": "memory", "num_workers": 0},
+                 "batch_size": settings["batch"], "cache": "memory", "num_workers": 0,
+                 "cache_dir": str(data_dir / "decoded")},
         "model": {"backbone": "fbn", "preset": "tiny"},
         "coupling": [],
         "train": {"epochs": settings["epochs"], "optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-4,

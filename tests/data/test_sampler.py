@@ -138,3 +138,18 @@ def test_resume_mid_epoch_yields_exactly_the_remaining_batches(start):
     resumed.set_epoch(4, start_step=start)
     assert len(resumed) == 10 - start
     assert list(resumed) == expected
+
+
+@pytest.mark.parametrize("n,batch", [(10, 4), (23, 7), (100, 30)])
+def test_a_batch_that_wraps_a_small_set_never_repeats_a_sample(n, batch):
+    # a small set with a given batch size cycles many times per epoch: every seam is crossed
+    big = LabelSet("big", np.arange(1000, 1000 + 40 * n), 4 * batch)
+    small = LabelSet("small", np.arange(n), batch)
+    sampler = HeteroBatchSampler([big, small], seed=1)
+    seen = []
+    for step in range(sampler.steps_per_epoch):
+        taken = sampler.global_batch(1, step)
+        assert len(set(taken.tolist())) == batch, f"step {step} repeats a sample: {sorted(taken)}"
+        seen.extend(taken.tolist())
+    for cycle in range(len(seen) // n):  # every permutation still covers the whole set once
+        assert sorted(seen[cycle * n:(cycle + 1) * n]) == list(range(n))

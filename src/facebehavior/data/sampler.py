@@ -3,8 +3,9 @@
 Samples are grouped into label sets (by the tasks they carry, or by database lists from the
 config). Every step takes the next `b_s` samples of each set s; sets are sized so all are used up
 in the same number of steps (or sizes are given, e.g. the paper's 200 AU / 124 VA / 52 EXPR);
-a set that runs out earlier starts a fresh permutation. Under DDP each rank takes a disjoint,
-equal share of every set's global batch.
+a set that runs out earlier starts a fresh permutation, arranged so that a batch straddling two
+permutations never holds a sample twice (when the set has at least 2·(batch − 1) samples). Under
+DDP each rank takes a disjoint, equal share of every set's global batch.
 """
 
 from __future__ import annotations
@@ -83,16 +84,30 @@ class HeteroBatchSampler(Sampler):
         self.sets, self.seed, self.rank, self.world = sets, seed, rank, world_size
         self.steps_per_epoch = max(math.ceil(len(s.indices) / s.batch_size) for s in sets)
         self.epoch, self.start_step = 0, 0
+        self._orders: dict[tuple[int, int], np.ndarray] = {}
 
     def set_epoch(self, epoch: int, start_step: int = 0) -> None:
+        if epoch != self.epoch:
+            self._orders.clear()
         self.epoch, self.start_step = epoch, start_step
 
     def __len__(self) -> int:
         return self.steps_per_epoch - self.start_step
 
     def _order(self, set_id: int, n: int, cycle: int) -> np.ndarray:
-        g = torch.Generator().manual_seed(hash((self.seed, self.epoch, set_id, cycle)) % (2**62))
-        return torch.randperm(n, generator=g).numpy()
+        """Permutation `cycle` of set `set_id` this epoch (cached: every step reads it)."""
+        key = (set_id, cycle)
+        if key not in self._orders:
+            g = torch.Generator().manual_seed(hash((self.seed, self.epoch, set_id, cycle)) % (2**62))
+            order = torch.randperm(n, generator=g).numpy()
+            overlap = self.sets[set_id].batch_size - 1  # the most a batch takes from each side of a seam
+            if cycle > 0 and overlap > 0 and n >= 2 * overlap:
+                # samples that ended the previous permutation may not start this one
+                recent = np.isin(order, self._order(set_id, n, cycle - 1)[-overlap:])
+                fresh = order[~recent]
+                order = np.concatenate([fresh[:overlap], order[recent], fresh[overlap:]])
+            self._orders[key] = order
+        return self._orders[key]
 
     def global_batch(self, set_id: int, step: int) -> np.ndarray:
         """Dataset indices of set `set_id`'s batch at `step`, over all ranks."""

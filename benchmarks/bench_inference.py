@@ -12,9 +12,14 @@ long video.
 2. End to end on a generated 640×480 30 fps video with one real face (skimage's astronaut moving
    over a background, written with cv2.VideoWriter mp4v): frames/s and ms per frame in each stage
    (decoding and the network run in their own threads, overlapping detection and alignment, so the
-   stages can add up to more than the wall time). Each setting: the fastest of three passes.
+   stages can add up to more than the wall time). Each setting: the fastest of three passes. The
+   settings: the exact path (detector at full sensitivity on every frame: `--detect-every 1
+   --min-face 0`), the automatic detection scale on every frame (`--detect-every 1`), and the
+   defaults (detector every 5th frame at the automatic scale, with its full-sensitivity checks
+   every 2 s; optical-flow tracking in between). What they cost in quality:
+   benchmarks/bench_detect_quality.py.
 3. Memory: a generated 10-minute 640×480 video at 2 fps (1200 frames) streamed through the same
-   path; resident memory (VmRSS) and its peak (VmHWM) when the stream reaches minute 1 and minute
+   path (the defaults); resident memory (VmRSS) and its peak (VmHWM) when the stream reaches minute 1 and minute
    10. Memory is per frame in flight, so a low frame rate tests the same thing in less time.
 
 On a shared 2-core machine the numbers move with other load: the JSON records the load average;
@@ -144,11 +149,10 @@ def best_of_rounds(rounds: list[dict]) -> dict:
             "matmul_gflops_samples": [s for r in rounds for s in r["matmul_gflops_samples"]]}
 
 
-def run_video(checkpoint: Path, video: Path, backend: str, detect_size, detect_every: int, batch: int = 64,
+def run_video(checkpoint: Path, video: Path, backend: str, min_face, detect_every: int, batch: int = 64,
               on_rows=None, on_ready=None) -> dict:
     times = StageTimes()
-    fb = FaceBehavior.load(checkpoint, backend=backend, detect_size=detect_size, batch_size=batch, times=times,
-                           warn=False)
+    fb = FaceBehavior.load(checkpoint, backend=backend, batch_size=batch, times=times, warn=False)
     fb.predict(np.zeros((120, 160, 3), np.uint8))  # load the detector outside the timing
     times.seconds.clear()
     times.calls.clear()
@@ -156,21 +160,22 @@ def run_video(checkpoint: Path, video: Path, backend: str, detect_size, detect_e
         on_ready()
     frames = faces = 0
     start = time.perf_counter()
-    for event in fb.process([Input(video.resolve(), "video", video.name)], AnalyzeOptions(detect_every=detect_every)):
+    opts = AnalyzeOptions(detect_every=detect_every, min_face=min_face)
+    for event in fb.process([Input(video.resolve(), "video", video.name)], opts):
         if isinstance(event, Rows):
             frames += len(event.jobs)
             faces += int((event.table["status"] == "ok").sum())
             if on_rows:
                 on_rows(event.table)
     wall = time.perf_counter() - start
-    return {"backend": backend, "detect_size": detect_size, "detect_every": detect_every, "frames": frames,
+    return {"backend": backend, "min_face": min_face, "detect_every": detect_every, "frames": frames,
             "faces": faces, "seconds": round(wall, 2), "fps": round(frames / wall, 1),
             "ms_per_frame": {k: round(v * 1000 / max(frames, 1), 2) for k, v in times.seconds.items()}}
 
 
-def best_pass(checkpoint, video, backend, detect_size, detect_every, passes: int) -> dict:
+def best_pass(checkpoint, video, backend, min_face, detect_every, passes: int) -> dict:
     """The fastest of a few passes (other load on a shared machine only ever slows a pass down)."""
-    runs = [run_video(checkpoint, video, backend, detect_size, detect_every) for _ in range(passes)]
+    runs = [run_video(checkpoint, video, backend, min_face, detect_every) for _ in range(passes)]
     best = max(runs, key=lambda r: r["fps"])
     return {**best, "fps_all_passes": [r["fps"] for r in runs]}
 
@@ -193,7 +198,7 @@ def bench_memory(checkpoint: Path, video: Path, backend: str) -> dict:
         if t >= 60 and "minute_1" not in marks:
             marks["minute_1"] = memory_kib()
 
-    result = run_video(checkpoint, video, backend, 240, 5, on_rows=on_rows, on_ready=lambda: marks.update(
+    result = run_video(checkpoint, video, backend, "auto", 5, on_rows=on_rows, on_ready=lambda: marks.update(
         loaded=memory_kib()))
     marks["end"] = memory_kib()
     marks["torch_imported"] = "torch" in sys.modules
@@ -242,15 +247,17 @@ def main() -> int:
         video = write_face_video(tmp / "face640.mp4", seconds=2 if args.quick else 5, fps=30, width=640, height=480)
         onnx_file = tmp / "paper.onnx"
         onnx_file.write_bytes(export_onnx_bytes(checkpoint)[0])
-        settings = [("torch", None, 1), ("onnxruntime", None, 1), ("onnxruntime", 240, 1),
-                    ("onnxruntime", 240, 5), ("torch", 240, 5)]
-        e2e = [best_pass(onnx_file if backend == "onnxruntime" else checkpoint, video, backend, size, every,
-                         passes=1 if args.quick else 3) for backend, size, every in settings]
+        # (backend, --min-face, --detect-every): exact (None = the detector's own minimum), then defaults
+        settings = [("torch", None, 1), ("onnxruntime", None, 1), ("onnxruntime", "auto", 1),
+                    ("onnxruntime", "auto", 5), ("torch", "auto", 5)]
+        e2e = [best_pass(onnx_file if backend == "onnxruntime" else checkpoint, video, backend, min_face, every,
+                         passes=1 if args.quick else 3) for backend, min_face, every in settings]
         rounds.append(bench_network(checkpoint, reps))
         long_video = write_face_video(tmp / "long.mp4", seconds=90 if args.quick else 600, fps=2, width=640,
                                       height=480)
-        memory = {"video": f"640x480, {'1.5' if args.quick else '10'} min at 2 fps, generated; detect size 240, "
-                           "detect every 5, onnxruntime on the exported .onnx (torch never imported); fresh process",
+        memory = {"video": f"640x480, {'1.5' if args.quick else '10'} min at 2 fps, generated; the defaults "
+                           "(detect every 5, min face auto), onnxruntime on the exported .onnx (torch never "
+                           "imported); fresh process",
                   **memory_in_fresh_process(onnx_file, long_video, "onnxruntime"),
                   "torch_import_adds_mib": torch_import_mib()}
         rounds.append(bench_network(checkpoint, reps))
@@ -277,10 +284,10 @@ def format_tables(r: dict) -> str:
                      f"{row['fraction_of_matmul']:>9.0%}")
     stages = ("decode", "detect", "track", "align", "network")
     lines += ["", "end to end, 640x480 video, one face (ms per frame by stage; decode and network overlap the rest)",
-              f"{'backend':<12} {'det size':>8} {'det every':>9} {'fps':>6} " + " ".join(f"{s:>8}" for s in stages)]
+              f"{'backend':<12} {'min face':>8} {'det every':>9} {'fps':>6} " + " ".join(f"{s:>8}" for s in stages)]
     for row in r["end_to_end"]:
         ms = row["ms_per_frame"]
-        lines.append(f"{row['backend']:<12} {str(row['detect_size'] or 'full'):>8} {row['detect_every']:>9} "
+        lines.append(f"{row['backend']:<12} {str(row['min_face'] or 'detector'):>8} {row['detect_every']:>9} "
                      f"{row['fps']:>6} " + " ".join(f"{ms.get(s, 0):>8}" for s in stages))
     mem = r["memory"]["memory_mib"]
     lines += ["", f"memory, {r['memory']['video']}: {r['memory']['run']['fps']} fps, "

@@ -7,6 +7,7 @@ from PIL import Image
 
 from facebehavior.errors import FaceBehaviorError
 from facebehavior.labels import AU_NAMES, EXPRESSIONS
+from tests.training.conftest import AU_SUBSET
 
 
 def test_astronaut_gives_one_face_with_all_outputs(analyzer):
@@ -22,9 +23,12 @@ def test_astronaut_gives_one_face_with_all_outputs(analyzer):
     probs = row[[f"expr_{e}" for e in EXPRESSIONS]].to_numpy(float)
     assert probs.sum() == pytest.approx(1.0, abs=1e-5)
     assert row["expr_top"] == EXPRESSIONS[int(probs.argmax())]
-    assert all(0 <= row[a] <= 1 for a in AU_NAMES)
+    # The fixture's training data annotates only AU_SUBSET: the other AUs are left empty.
+    assert all(0 <= row[a] <= 1 and isinstance(row[f"{a}_on"], (bool, np.bool_)) for a in AU_SUBSET)
+    untrained = [a for a in AU_NAMES if a not in AU_SUBSET]
+    assert all(pd.isna(row[a]) and pd.isna(row[f"{a}_on"]) for a in untrained)
     assert -1 <= row["valence"] <= 1 and -1 <= row["arousal"] <= 1
-    assert row["untrained_heads"] == ""
+    assert row["untrained_heads"] == "" and row["untrained_labels"] == ",".join(untrained)
 
 
 def test_paths_arrays_and_pil_images_agree(analyzer, media):
@@ -70,7 +74,34 @@ def test_bad_array_and_missing_path_are_clear_errors(analyzer, tmp_path):
 
 @pytest.fixture(scope="module")
 def video_rows(analyzer, media):
-    return analyzer.predict_video(media["video"])
+    return analyzer.predict_video(media["video"], detect_every=1)  # the exact path: detector on every frame
+
+
+def test_video_defaults_detect_every_fifth_frame(analyzer, media, video_rows):
+    rows = analyzer.predict_video(media["video"])
+    assert rows["face_from"].tolist()[:6] == ["detector"] + ["tracked"] * 4 + ["detector"]
+    assert (rows["track_id"] == 0).all() and len(rows) == len(video_rows)
+
+
+def test_trainer_records_the_labels_its_data_annotates(checkpoint):
+    from facebehavior.training.checkpoint import read_meta
+
+    seen = read_meta(checkpoint).trained_labels
+    assert seen["au"] == [a for a in AU_NAMES if a in AU_SUBSET]
+    assert seen["va"] == ["valence", "arousal"] and len(seen["expr"]) >= 5  # 40 random classes of 7
+
+
+def test_checkpoint_without_label_records_keeps_every_au(checkpoint, tmp_path):
+    from skimage import data
+
+    from facebehavior.inference import FaceBehavior
+    from facebehavior.training.checkpoint import load_model, read_meta, save_checkpoint
+
+    meta = read_meta(checkpoint)
+    meta.trained_labels = None  # as in checkpoints saved before per-label records
+    old = save_checkpoint(tmp_path / "old", load_model(checkpoint)[0], meta)
+    row = FaceBehavior.load(old).predict(data.astronaut()).iloc[0]
+    assert all(0 <= row[a] <= 1 for a in AU_NAMES) and pd.isna(row["untrained_labels"])
 
 
 def test_video_rows_follow_one_face(video_rows):
@@ -86,7 +117,7 @@ def test_video_rows_follow_one_face(video_rows):
 def test_stride_and_median_filter(analyzer, media, video_rows):
     strided = analyzer.predict_video(media["video"], stride=4)
     assert strided["frame"].tolist() == [0, 4, 8, 12, 16]
-    smooth = analyzer.predict_video(media["video"], median=5)
+    smooth = analyzer.predict_video(media["video"], median=5, detect_every=1)
     assert np.allclose(smooth[["box_x", "box_y"]], video_rows[["box_x", "box_y"]])  # boxes are not filtered
     expected = video_rows["valence"].rolling(5, center=True, min_periods=1).median()
     assert np.allclose(smooth["valence"], expected, atol=1e-6)

@@ -92,10 +92,27 @@ def test_resume_skips_done_inputs_and_redoes_interrupted_ones(checkpoint, media,
 def test_untrained_heads_warned_and_left_empty(checkpoint_no_va, media, tmp_path, capsys):
     out = tmp_path / "r.jsonl"
     assert analyze(media["astronaut"], "--checkpoint", checkpoint_no_va, "--out", out) == 0
-    assert "never trained the head(s) ['va']" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "never trained the head(s) ['va']" in err and "no training annotations for au5," in err
     line = json.loads(out.read_text().splitlines()[0])
     assert line["valence"] is None and line["arousal"] is None and line["untrained_heads"] == "va"
-    assert isinstance(line["expr_happiness"], float)
+    assert isinstance(line["expr_happiness"], float) and isinstance(line["au12"], float)
+    assert line["au9"] is None and line["au9_on"] is None and "au9" in line["untrained_labels"].split(",")
+
+
+def test_bad_face_finding_options_are_clear_errors(checkpoint, media, tmp_path, capsys):
+    out = tmp_path / "r.csv"
+    assert analyze(media["astronaut"], "--checkpoint", checkpoint, "--out", out, "--min-face", "big") == 2
+    assert "--min-face must be 'auto' or a face width in pixels" in capsys.readouterr().err
+    assert analyze(media["video"], "--checkpoint", checkpoint, "--out", out, "--detect-every", "0") == 2
+    assert "--detect-every must be at least 1" in capsys.readouterr().err
+
+
+def test_cli_default_matches_the_library():
+    from facebehavior.cli import analyze as cli
+    from facebehavior.inference import analyzer
+
+    assert cli.DEFAULT_DETECT_EVERY == analyzer.DEFAULT_DETECT_EVERY == analyzer.AnalyzeOptions().detect_every
 
 
 def test_absent_device_is_a_clear_error(checkpoint, media, tmp_path, capsys):

@@ -9,10 +9,23 @@ def test_schema_names_the_documented_columns():
     names = list(C.schema(affect_tasks()))
     for col in ("source", "frame", "timestamp", "face_index", "track_id", "status", "box_x", "left_eye_x",
                 "mouth_right_y", "det_score", "expr_happiness", "expr_top", "au12", "au12_on", "au26_on",
-                "valence", "arousal", "untrained_heads"):
+                "valence", "arousal", "untrained_heads", "untrained_labels"):
         assert col in names
     assert len(names) == len(set(names))
-    assert names[-1] == "untrained_heads"
+    assert names[-2:] == ["untrained_heads", "untrained_labels"]
+
+
+def test_untrained_labels_are_blanked_and_named():
+    expr, au, va = affect_tasks()
+    probs = np.full((2, 17), 0.9)
+    shown = C.blank_labels(au, probs, ["au9", "au26"])
+    assert np.isnan(shown[:, [6, 16]]).all() and (np.delete(shown, [6, 16], 1) == 0.9).all()
+    assert (probs == 0.9).all()  # the network's array is left alone
+    cols = C.task_frame(au, shown, np.full(17, 0.5), 2)
+    assert pd.isna(cols["au9_on"]).all() and cols["au12_on"].all()  # one blank label leaves the others decided
+    assert not np.isnan(C.blank_labels(expr, np.full((1, 7), 1 / 7), ["disgust"])).any()  # softmax kept whole
+    named = C.untrained_label_columns([expr, au, va], {"expr": ["disgust"], "au": ["au9"], "va": ["arousal"]})
+    assert named == "expr_disgust,au9,arousal"
 
 
 def test_task_frame_leaves_faceless_rows_empty():

@@ -51,6 +51,8 @@ def test_exported_file_carries_thresholds_and_trained_heads(checkpoint_no_va, tm
     info = load_backend(out).info  # "auto" picks onnxruntime for a .onnx file
     assert info.untrained == ["va"] and info.image_size == 32
     assert info.thresholds == read_meta(checkpoint_no_va).thresholds
+    assert info.untrained_labels == load_backend(checkpoint_no_va, "torch").info.untrained_labels
+    assert "au9" in info.untrained_labels["au"]
 
 
 def test_onnx_file_with_torch_backend_is_refused(onnx_file):

@@ -162,3 +162,33 @@ def test_pickled_objects_in_train_state_are_refused_and_never_run(saved, tmp_pat
     with pytest.raises(CheckpointError, match="train_state.pt cannot be read safely"):
         load_train_state(path)
     assert not marker.exists()
+
+
+def test_labels_with_annotations_names_the_labels_training_saw():
+    import numpy as np
+
+    from facebehavior.labels import affect_tasks
+    from facebehavior.training.checkpoint import labels_with_annotations
+
+    expr, au, va = affect_tasks()
+    soft = np.full((4, 7), np.nan, np.float32)
+    soft[0] = [0, 0, 0, 0, 0, 0.2, 0.8]  # a soft label gives mass to sadness and surprise
+    au_values = np.full((4, 17), np.nan, np.float32)
+    au_values[1, 0], au_values[2, 8] = 1.0, 0.0  # au1 annotated on, au12 annotated off: both seen
+    va_values = np.full((4, 2), np.nan, np.float32)
+    va_values[3, 0] = 0.3
+    labels = {"expr": np.array([-1, 4, 4, 0]), "expr_soft": soft, "au": au_values, "va": va_values}
+    seen = labels_with_annotations(labels, [expr, au, va])
+    assert seen == {"expr": ["neutral", "happiness", "sadness", "surprise"], "au": ["au1", "au12"],
+                    "va": ["valence"]}
+
+
+def test_trained_labels_round_trip_and_older_meta_reads_as_unknown(tmp_path):
+    model, meta = _model_and_meta()
+    meta.trained_labels = {"expr": ["neutral", "happiness"], "au": ["au12"]}
+    path = save_checkpoint(tmp_path / "best", model, meta)
+    assert read_meta(path).trained_labels == meta.trained_labels
+    data = json.loads((path / "meta.json").read_text())
+    del data["trained_labels"]  # as written before the field existed
+    (path / "meta.json").write_text(json.dumps(data))
+    assert read_meta(path).trained_labels is None

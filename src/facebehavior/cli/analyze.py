@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 ORDER = 30
+DEFAULT_DETECT_EVERY = 5  # the same as facebehavior.inference.analyzer's (not imported here: --help stays fast)
 
 
 def register(subparsers) -> None:
@@ -29,13 +30,19 @@ def register(subparsers) -> None:
     g.add_argument("--model-path", help="detector model file/folder (yunet, scrfd)")
     g.add_argument("--detect-size", type=int, metavar="PX",
                    help="detect on a copy whose shorter side is at most PX pixels (faster on large frames)")
+    g.add_argument("--min-face", default="auto", metavar="PX|auto",
+                   help="smallest face to find (box width in pixels); detection runs on a copy shrunk so such a "
+                        "face is the detector's minimum. auto (default): images at full sensitivity, videos 1/12 of "
+                        "the frame's shorter side, checked every 2 s at full sensitivity and lowered if smaller "
+                        "faces show up. 0: the detector's own minimum (20 px for mtcnn; exact, slow)")
     g = p.add_argument_group("videos")
     g.add_argument("--stride", type=int, default=1, help="analyse every N-th frame (default 1)")
     g.add_argument("--median", type=int, default=0, metavar="W",
                    help="median filter over each face track, W analysed frames wide (odd; default off)")
-    g.add_argument("--detect-every", type=int, default=1, metavar="K",
-                   help="run the detector on every K-th analysed frame and follow the landmarks by optical "
-                        "flow in between (default 1: detect on every frame)")
+    g.add_argument("--detect-every", type=int, default=DEFAULT_DETECT_EVERY, metavar="K",
+                   help="run the detector on every K-th analysed frame and follow the landmarks by optical flow in "
+                        f"between, detecting at once when a face is lost (default {DEFAULT_DETECT_EVERY}; "
+                        "1: detect on every frame)")
     g = p.add_argument_group("output")
     g.add_argument("--compound", choices=("rafdb", "emotionet"),
                    help="add zero-shot compound expression scores for these classes")
@@ -57,6 +64,7 @@ def run(args) -> int:
         inputs=args.inputs, checkpoint=args.checkpoint, out=args.out, backend=args.backend, device=args.device,
         batch_size=args.batch_size, detector=args.detector,
         detector_options=parse_detector_options(args.detector_opt, args.model_path), detect_size=args.detect_size,
+        min_face=args.min_face,
         aligned=args.aligned, stride=args.stride, median=args.median, detect_every=args.detect_every,
         compound=args.compound, annotate=args.annotate, resume=args.resume, overwrite=args.overwrite,
         workers=args.workers, threads=args.threads, progress=not args.no_progress)
@@ -83,4 +91,8 @@ def format_summary(s: dict) -> str:
             lines.append(f"  ... and {len(s['errors']) - 10} more")
     if s["annotated"]:
         lines.append(f"{len(s['annotated'])} annotated file(s) written")
+    for note in s.get("notes", [])[:10]:
+        lines.append(f"note: {note}")
+    if len(s.get("notes", [])) > 10:
+        lines.append(f"  ... and {len(s['notes']) - 10} more notes")
     return "\n".join(lines)

@@ -9,6 +9,11 @@ The pipeline is a chain of generators, so a video of any length streams through 
     >>> fb.predict("photo.jpg")               # or an RGB uint8 array, a PIL image, a list of those
     >>> fb.predict(crop, aligned=True)         # an aligned face crop: no detection
     >>> fb.predict_video("clip.mp4", stride=2, median=5)
+
+Videos default to the fast face finding measured in benchmarks/bench_detect_quality.py: detection
+on every 5th frame with optical-flow tracking in between, at a scale whose smallest face is 1/12 of
+the frame's shorter side, checked every 2 s at full sensitivity (see locate.py). Images get full
+detection. `detect_every=1, min_face=None` is the exact, slow path.
 """
 
 from __future__ import annotations
@@ -24,9 +29,13 @@ import pandas as pd
 from facebehavior.errors import FaceBehaviorError
 from facebehavior.inference import columns as C
 from facebehavior.inference.inputs import Input
-from facebehavior.inference.locate import FaceFinder, FoundFace, VideoFaceTracker
+from facebehavior.inference.locate import AUTO, FaceFinder, FoundFace, VideoFaceTracker
 from facebehavior.inference.timing import NO_TIMES, StageTimes
 from facebehavior.inference.video import DecodeSummary, MedianSmoother, SmoothItem, VideoReadError, iter_frames
+
+
+DEFAULT_DETECT_EVERY = 5  # videos: see the module docstring
+CHECK_SECONDS = 2.0       # videos: a full-sensitivity detection this often while the scale is reduced
 
 
 @dataclass
@@ -34,9 +43,32 @@ class AnalyzeOptions:
     aligned: bool = False        # inputs are aligned face crops: no detection
     stride: int = 1              # videos: analyse every N-th frame
     median: int = 0              # videos: centred median filter over each track, in processed frames (0 = off)
-    detect_every: int = 1        # videos: run the detector every K-th processed frame, track in between
+    detect_every: int = DEFAULT_DETECT_EVERY  # videos: run the detector every K-th processed frame, track in between
     keep_images: bool = False    # keep frame pixels on each FrameJob (for annotated copies)
     compound: str | None = None  # zero-shot compound classes to score ("rafdb" / "emotionet")
+    min_face: int | str | None = AUTO  # smallest face to find (px); None/0 = the detector's own; "auto": see above
+
+    def __post_init__(self):
+        self.min_face = check_min_face(self.min_face)
+        if int(self.detect_every) < 1:
+            raise FaceBehaviorError(f"--detect-every must be at least 1, got {self.detect_every}")
+
+    @property
+    def image_min_face(self) -> int | None:
+        """Images: full sensitivity unless a size was given."""
+        return None if self.min_face == AUTO else self.min_face
+
+
+def check_min_face(value) -> int | str | None:
+    """`value` as "auto", None (the detector's minimum) or a positive number of pixels."""
+    if value is None or value == AUTO:
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise FaceBehaviorError(f"--min-face must be 'auto' or a face width in pixels (0 = the detector's own "
+                                f"minimum), got {value!r}")
+    return int(value) or None
 
 
 @dataclass
@@ -57,6 +89,7 @@ class FrameJob:
 class SourceDone:
     source: str
     problem: tuple[str, str] | None = None  # (reason, detail): rows were written but something was off
+    notes: list[str] = field(default_factory=list)  # faces the fast video settings may have missed
 
 
 @dataclass
@@ -102,27 +135,36 @@ class FaceBehavior:
 
     # ---- the public API ---------------------------------------------------------------------------
 
-    def predict(self, images, aligned: bool = False) -> pd.DataFrame:
+    def predict(self, images, aligned: bool = False, min_face: int | None = None) -> pd.DataFrame:
         """Rows for one image or a list: file paths, RGB uint8 arrays (H, W, 3) or PIL images."""
         items = images if isinstance(images, (list, tuple)) else [images]
-        opts = AnalyzeOptions(aligned=aligned)
+        opts = AnalyzeOptions(aligned=aligned, min_face=min_face)
         return self._collect(self._run(self._memory_jobs(items, opts), opts))
 
-    def predict_video(self, path: str | Path, stride: int = 1, median: int = 0, detect_every: int = 1,
-                      aligned: bool = False) -> pd.DataFrame:
+    def predict_video(self, path: str | Path, stride: int = 1, median: int = 0,
+                      detect_every: int = DEFAULT_DETECT_EVERY, aligned: bool = False,
+                      min_face: int | str | None = AUTO) -> pd.DataFrame:
         """Rows for every `stride`-th frame of a video (one per face; `no_face` rows for empty frames)."""
-        return pd.concat(list(self.iter_video(path, stride, median, detect_every, aligned)), ignore_index=True)
+        return pd.concat(list(self.iter_video(path, stride, median, detect_every, aligned, min_face)),
+                         ignore_index=True)
 
-    def iter_video(self, path: str | Path, stride: int = 1, median: int = 0, detect_every: int = 1,
-                   aligned: bool = False) -> Iterator[pd.DataFrame]:
-        """The rows of `predict_video` in chunks, as the video streams (memory stays flat)."""
-        opts = AnalyzeOptions(aligned=aligned, stride=stride, median=median, detect_every=detect_every)
+    def iter_video(self, path: str | Path, stride: int = 1, median: int = 0,
+                   detect_every: int = DEFAULT_DETECT_EVERY, aligned: bool = False,
+                   min_face: int | str | None = AUTO) -> Iterator[pd.DataFrame]:
+        """The rows of `predict_video` in chunks, as the video streams (memory stays flat). Faces the
+        fast settings may have missed are reported by a `UserWarning` at the end."""
+        import warnings
+
+        opts = AnalyzeOptions(aligned=aligned, stride=stride, median=median, detect_every=detect_every,
+                              min_face=min_face)
         source = Input(Path(path).resolve(), "video", Path(path).name)
         for event in self.process([source], opts):
             if isinstance(event, SourceFailed):
                 raise VideoReadError(event.reason, event.detail)
             if isinstance(event, Rows):
                 yield event.table
+            if isinstance(event, SourceDone) and event.notes:
+                warnings.warn("; ".join(event.notes), stacklevel=2)
 
     def process(self, inputs: Iterable[Input], opts: AnalyzeOptions) -> Iterator[Rows | SourceDone | SourceFailed]:
         """Events for files: `Rows` chunks, then `SourceDone` per input, or `SourceFailed` with a reason."""
@@ -142,7 +184,7 @@ class FaceBehavior:
             return self.finder
         f = self.finder
         other = FaceFinder(f.size, f.detector_name, f.detector_options, opts.aligned, f.detect_size, f.times)
-        other._detector = f._detector
+        other._detector, other._refiner = f._detector, f._refiner
         return other
 
     def _memory_jobs(self, items, opts: AnalyzeOptions):
@@ -158,7 +200,8 @@ class FaceBehavior:
                     raise FaceBehaviorError(str(exc)) from None
             else:
                 source, image = f"<image {k}>", _as_rgb_array(item)
-            yield FrameJob(source, "image", None, None, finder.find(image), image if opts.keep_images else None)
+            yield FrameJob(source, "image", None, None, finder.find(image, opts.image_min_face),
+                           image if opts.keep_images else None)
             yield SourceDone(source)
 
     def _file_jobs(self, inputs: Iterable[Input], opts: AnalyzeOptions):
@@ -175,7 +218,7 @@ class FaceBehavior:
         try:
             with self.times("decode"):
                 image = read_image(item.path)
-            faces = finder.find(image)
+            faces = finder.find(image, opts.image_min_face)
         except ImageReadError as exc:
             yield SourceFailed(item.source, exc.reason, str(exc))
             return
@@ -186,13 +229,14 @@ class FaceBehavior:
         yield SourceDone(item.source)
 
     def _video_jobs(self, item: Input, finder: FaceFinder, opts: AnalyzeOptions):
-        tracker = VideoFaceTracker(finder, opts.detect_every)
+        tracker = VideoFaceTracker(finder, opts.detect_every, opts.min_face)
         summary = DecodeSummary()
         problem = None
         try:
             for vf in iter_frames(item.path, opts.stride, summary, times=self.times):
-                faces = tracker.step(vf.image)
                 fps = (summary.info.fps or 25.0) / opts.stride
+                tracker.check_every = max(1, round(CHECK_SECONDS * fps))
+                faces = tracker.step(vf.image)
                 yield FrameJob(item.source, "video", vf.index, vf.timestamp, faces,
                                vf.image if opts.keep_images else None, fps)
         except VideoReadError as exc:
@@ -204,7 +248,7 @@ class FaceBehavior:
             reason, detail = problem or ("unreadable_video", "no frames")
             yield SourceFailed(item.source, reason, detail if str(item.path) in detail else f"{item.path}: {detail}")
         else:
-            yield SourceDone(item.source, problem)
+            yield SourceDone(item.source, problem, tracker.report.notes(item.source))
 
     # ---- stages 2-4: network, smoothing, rows -------------------------------------------------------
 
@@ -290,14 +334,18 @@ class FaceBehavior:
         n = len(meta["source"])
         data = {c: pd.array(v, dtype=d) for (c, v), d in zip(meta.items(), C.META_SCHEMA.values())}
         task_values = {t.name: np.stack(values[t.name]).astype(np.float64) for t in info.tasks}
+        untrained_labels = info.untrained_labels
         for t in info.tasks:
-            trained = t.name in info.trained
-            data.update(C.task_frame(t, task_values[t.name] if trained else None,
-                                     C.thresholds_for(t, info.thresholds), n))
+            shown = None
+            if t.name in info.trained:
+                shown = C.blank_labels(t, task_values[t.name], (untrained_labels or {}).get(t.name, []))
+            data.update(C.task_frame(t, shown, C.thresholds_for(t, info.thresholds), n))
         if self._compound_fn is not None:
             data.update(self._compound_columns(task_values, valid=np.array([bool(j.faces) for j in jobs
                                                                              for _ in (j.faces or [None])])))
         data[C.NOTE_COLUMN] = pd.array([",".join(info.untrained)] * n, dtype="string")
+        labels_note = None if untrained_labels is None else C.untrained_label_columns(info.tasks, untrained_labels)
+        data[C.LABELS_NOTE_COLUMN] = pd.array([labels_note] * n, dtype="string")
         return C.coerce(pd.DataFrame(data), self.columns)
 
     # ---- zero-shot compound expressions (optional module) ------------------------------------------
@@ -317,7 +365,11 @@ class FaceBehavior:
         usable = valid & (not self.info.untrained)
         columns = {c: C.nulls(n, d) for c, d in self._compound_schema().items()}
         if usable.any():
-            frame = self._compound_frame({k: v[usable] for k, v in task_values.items()})
+            # AUs without training annotations count as absent (0): eq. 8 sums evidence over AUs.
+            untrained = self.info.untrained_labels or {}
+            inputs = {t.name: C.blank_labels(t, task_values[t.name][usable], untrained.get(t.name, []),
+                                             0.0 if t.kind == "multilabel" else np.nan) for t in self.info.tasks}
+            frame = self._compound_frame(inputs)
             for c in columns:
                 values = np.asarray(frame[c].to_numpy(), dtype=object if columns[c].dtype != np.float64 else None)
                 full = np.full(n, None, object) if values.dtype == object else np.full(n, np.nan)

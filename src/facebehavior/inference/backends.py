@@ -27,10 +27,25 @@ class ModelInfo:
     image_size: int
     source: str
     identity: dict = field(default_factory=dict)  # compared on --resume: same model, same outputs
+    trained_labels: dict | None = None  # task -> labels with training annotations; None: not recorded
 
     @property
     def untrained(self) -> list[str]:
         return [t.name for t in self.tasks if t.name not in self.trained]
+
+    @property
+    def untrained_labels(self) -> dict[str, list[str]] | None:
+        """Per trained task, its labels that had no training annotation (None: the checkpoint predates
+        per-label records). Tasks never trained at all are in `untrained` instead."""
+        if self.trained_labels is None:
+            return None
+        out = {}
+        for t in self.tasks:
+            if t.name in self.trained and t.name in self.trained_labels:
+                missing = [label for label in t.labels if label not in set(self.trained_labels[t.name])]
+                if missing:
+                    out[t.name] = missing
+        return out
 
 
 class TorchBackend:
@@ -66,8 +81,10 @@ def _info_from_dict(meta: dict, source: str) -> ModelInfo:
                       extra={"range": tuple(t["range"])} if t.get("range") else {}) for t in meta["tasks"]]
     identity = {k: meta.get(k) for k in ("epoch", "global_step", "trained_tasks", "thresholds")}
     identity["tasks"] = [t.name for t in tasks]
+    trained_labels = meta.get("trained_labels")  # absent in checkpoints and exports made before it existed
     return ModelInfo(tasks, list(meta["trained_tasks"]), dict(meta.get("thresholds") or {}),
-                     int(meta["image_size"]), source, identity)
+                     int(meta["image_size"]), source, identity,
+                     None if trained_labels is None else {k: list(v) for k, v in trained_labels.items()})
 
 
 def load_backend(path: str | Path, backend: str = "auto", device: str = "cpu", threads: int | None = None):

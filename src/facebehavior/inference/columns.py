@@ -5,7 +5,10 @@ Names are fixed and documented in docs/analyze.md. Task columns follow from the 
 - multilabel task ``au``: ``<label>`` (probability, e.g. ``au12``) and ``<label>_on`` (decision with
   the checkpoint's per-label threshold);
 - regression task ``va``: ``<label>`` (``valence``, ``arousal``).
-A head the checkpoint never trained leaves its columns null; ``untrained_heads`` names it.
+A head the checkpoint never trained leaves its columns null; ``untrained_heads`` names it. Within a
+trained head, an AU or regression label without training annotations is null too, and
+``untrained_labels`` names its column (multiclass classes never seen in training keep their
+probability, which the softmax learned to keep low, and are named there as well).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ META_SCHEMA: dict[str, str] = {
     "det_score": "float64",    # detector confidence; null when no detector ran on this frame
 }
 NOTE_COLUMN = "untrained_heads"  # comma-separated names of heads without training labels ("" = none)
+LABELS_NOTE_COLUMN = "untrained_labels"  # output columns of labels never annotated in training ("" = none,
+                                         # null = the checkpoint did not record it)
 
 
 def task_columns(task: TaskSpec) -> dict[str, str]:
@@ -55,6 +60,28 @@ def schema(tasks: list[TaskSpec], extra: dict[str, str] | None = None) -> dict[s
         out.update(task_columns(task))
     out.update(extra or {})
     out[NOTE_COLUMN] = "string"
+    out[LABELS_NOTE_COLUMN] = "string"
+    return out
+
+
+def label_column(task: TaskSpec, label: str) -> str:
+    """The output column of one label's value."""
+    return f"{task.name}_{label}" if task.kind == "multiclass" else label
+
+
+def untrained_label_columns(tasks: list[TaskSpec], untrained: dict[str, list[str]], multiclass: bool = True) -> str:
+    """Comma-separated output columns of labels without training annotations."""
+    return ",".join(label_column(t, label) for t in tasks for label in untrained.get(t.name, [])
+                    if multiclass or t.kind != "multiclass")
+
+
+def blank_labels(task: TaskSpec, values: np.ndarray, untrained: list[str], fill: float = np.nan) -> np.ndarray:
+    """`values` with the columns of untrained AU / regression labels set to `fill` (their numbers
+    come from weights no loss ever reached). Multiclass probabilities are kept: they sum to one."""
+    if task.kind == "multiclass" or not untrained:
+        return values
+    out = values.copy()
+    out[:, [task.labels.index(label) for label in untrained]] = fill
     return out
 
 
@@ -79,7 +106,7 @@ def task_frame(task: TaskSpec, values: np.ndarray | None, threshold: np.ndarray 
             out[label] = values[:, k]
         for k, label in enumerate(task.labels):
             decision = pd.array(values[:, k] >= threshold[k], dtype="boolean")
-            decision[~valid] = pd.NA
+            decision[np.isnan(values[:, k])] = pd.NA  # no face, or an untrained label
             out[f"{label}_on"] = decision
     else:
         for k, label in enumerate(task.labels):

@@ -42,7 +42,8 @@ def export_meta(meta, cfg, checkpoint: str) -> dict:
     return {
         "tasks": [{"name": t.name, "kind": t.kind, "labels": list(t.labels), "range": t.extra.get("range")}
                   for t in cfg.task_specs()],
-        "trained_tasks": list(meta.trained_tasks), "thresholds": meta.thresholds,
+        "trained_tasks": list(meta.trained_tasks), "trained_labels": meta.trained_labels,
+        "thresholds": meta.thresholds,
         "image_size": int(cfg.data.image_size), "checkpoint": str(checkpoint),
         "epoch": meta.epoch, "global_step": meta.global_step, "version": meta.version,
     }

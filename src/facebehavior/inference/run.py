@@ -11,7 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from facebehavior.errors import FaceBehaviorError
-from facebehavior.inference.analyzer import AnalyzeOptions, FaceBehavior, Rows, SourceDone, SourceFailed
+from facebehavior.inference.analyzer import (DEFAULT_DETECT_EVERY, AnalyzeOptions, FaceBehavior, Rows, SourceDone,
+                                             SourceFailed)
+from facebehavior.inference.locate import AUTO
 from facebehavior.inference.inputs import Input, discover
 from facebehavior.inference.output import (PartWriter, done_in_output, merge_parts, prepare_output,
                                            write_errors_file)
@@ -32,7 +34,8 @@ class AnalyzeConfig:
     aligned: bool = False
     stride: int = 1
     median: int = 0
-    detect_every: int = 1
+    detect_every: int = DEFAULT_DETECT_EVERY
+    min_face: int | str | None = AUTO
     compound: str | None = None
     annotate: str | None = None
     resume: bool = False
@@ -43,12 +46,13 @@ class AnalyzeConfig:
 
     def options(self) -> AnalyzeOptions:
         return AnalyzeOptions(self.aligned, self.stride, self.median, self.detect_every,
-                              keep_images=self.annotate is not None, compound=self.compound)
+                              keep_images=self.annotate is not None, compound=self.compound, min_face=self.min_face)
 
     def settings(self, model_identity: dict) -> dict:
         """What decides the rows' values (compared on --resume)."""
         detection = {} if self.aligned else {"detector": self.detector, "detector_options": self.detector_options,
-                                             "detect_size": self.detect_size, "detect_every": self.detect_every}
+                                             "detect_size": self.detect_size, "detect_every": self.detect_every,
+                                             "min_face": self.options().min_face}
         return {"model": model_identity, "aligned": self.aligned, "stride": self.stride, "median": self.median,
                 "compound": self.compound, **detection}
 
@@ -62,6 +66,7 @@ class ShareResult:
     faces: int = 0
     frames: int = 0
     problems: int = 0
+    notes: list = field(default_factory=list)  # faces the fast video settings may have missed
     times: dict = field(default_factory=dict)
     annotated: list = field(default_factory=list)
 
@@ -80,15 +85,16 @@ def analyze_files(cfg: AnalyzeConfig, say=print) -> dict:
     """Run the analysis; returns a summary (counts, errors, timings). Only rank 0 merges and returns it."""
     if cfg.workers < 1:
         raise FaceBehaviorError(f"--workers must be at least 1, got {cfg.workers}")
+    cfg.options()  # bad option values fail here, before any model is loaded
     rank, world = _ranks()
     if world > 1 and cfg.workers > 1:
         raise FaceBehaviorError("use either --workers or torchrun, not both")
     out = Path(cfg.out)
     inputs, problems = discover(cfg.inputs)
     analyzer = load_analyzer(cfg)
-    if analyzer.info.untrained and rank == 0:
-        say(f"warning: {cfg.checkpoint} never trained the head(s) {analyzer.info.untrained}; their columns are "
-            f"left empty and named in the '{'untrained_heads'}' column")
+    if rank == 0:
+        for line in untrained_warnings(analyzer, cfg.checkpoint):
+            say(line)
     if cfg.compound:
         analyzer.enable_compound(cfg.compound)
     columns = analyzer.columns
@@ -142,6 +148,7 @@ def analyze_share(cfg: AnalyzeConfig, share: list[Input], rank: int, world: int,
                 if event.problem:
                     writer.error(event.source, *event.problem)
                     result.problems += 1
+                result.notes.extend(event.notes)
                 if annotator:
                     annotator.finish(event.source)
                 bar.update(1)
@@ -157,6 +164,24 @@ def analyze_share(cfg: AnalyzeConfig, share: list[Input], rank: int, world: int,
             result.annotated = [str(p) for p in annotator.written]
     result.times = analyzer.times.as_dict()
     return result
+
+
+def untrained_warnings(analyzer: FaceBehavior, checkpoint: str) -> list[str]:
+    """One line per kind of output the checkpoint never trained (heads; labels within trained heads)."""
+    from facebehavior.inference.columns import LABELS_NOTE_COLUMN, NOTE_COLUMN, untrained_label_columns
+
+    info, lines = analyzer.info, []
+    if info.untrained:
+        lines.append(f"warning: {checkpoint} never trained the head(s) {info.untrained}; their columns are left "
+                     f"empty and named in the '{NOTE_COLUMN}' column")
+    labels = untrained_label_columns(info.tasks, info.untrained_labels or {})
+    if labels:
+        lines.append(f"warning: {checkpoint} had no training annotations for {labels}; AU and regression columns "
+                     f"among them are left empty, all are named in the '{LABELS_NOTE_COLUMN}' column")
+    elif info.untrained_labels is None:
+        lines.append(f"note: {checkpoint} predates per-label training records: AUs its data never annotated "
+                     f"cannot be told apart (retrain, or check which AUs your databases annotate)")
+    return lines
 
 
 def _progress(cfg: AnalyzeConfig, total: int, rank: int, world: int):
@@ -235,4 +260,5 @@ def _summary(cfg, out, inputs, todo, results, merged, errors) -> dict:
         "partial": partial, "rows": merged["rows"], "faces": sum(r.faces for r in results),
         "frames": sum(r.frames for r in results), "errors": errors, "times": times,
         "annotated": [p for r in results for p in r.annotated],
+        "notes": [n for r in results for n in r.notes],
     }

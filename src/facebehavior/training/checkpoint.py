@@ -1,5 +1,5 @@
 """Checkpoints: a folder with `model.safetensors`, `meta.json` (resolved config, tasks, trained
-heads, AU thresholds, scores) and, for resuming, `train_state.pt` (optimizer, scheduler, sampler
+heads and labels, AU thresholds, scores) and, for resuming, `train_state.pt` (optimizer, scheduler, sampler
 position) read back with `weights_only=True`. Folders are replaced atomically: a crash leaves the
 previous checkpoint intact.
 """
@@ -11,6 +11,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from facebehavior import __version__
@@ -31,6 +32,32 @@ class CheckpointMeta:
     best_score: float | None = None
     version: str = __version__
     format: str = FORMAT
+    # task -> its labels with at least one training annotation; None in checkpoints saved before
+    # this was recorded (then only `trained_tasks` is known)
+    trained_labels: dict | None = None
+
+
+def labels_with_annotations(labels: dict[str, np.ndarray], tasks) -> dict[str, list[str]]:
+    """Per task, the labels that at least one training row annotates.
+
+    `labels` are the encoded training label arrays (`encode_labels`): multiclass int (N,) with -1 =
+    none, plus an optional soft (N, C) array (a class counts when some row gives it mass);
+    multilabel / regression float (N, K) with NaN = not annotated.
+    """
+    out = {}
+    for t in tasks:
+        values = labels[t.name]
+        if t.kind == "multiclass":
+            seen = np.zeros(t.size, bool)
+            hard = values[values >= 0]
+            seen[hard[hard < t.size]] = True
+            soft = labels.get(f"{t.name}_soft")
+            if soft is not None and len(soft):
+                seen |= np.nan_to_num(soft, nan=0.0).max(0) > 0
+        else:
+            seen = (~np.isnan(values)).any(0) if len(values) else np.zeros(t.size, bool)
+        out[t.name] = [label for label, s in zip(t.labels, seen) if s]
+    return out
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:

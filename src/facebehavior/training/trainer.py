@@ -23,7 +23,8 @@ from facebehavior.config import config_to_yaml
 from facebehavior.data.transforms import augment_batch, make_generator, to_model_input
 from facebehavior.losses.objective import MultiTaskObjective
 from facebehavior.models import build_model
-from facebehavior.training.checkpoint import CheckpointMeta, load_train_state, load_weights, save_checkpoint
+from facebehavior.training.checkpoint import (CheckpointMeta, labels_with_annotations, load_train_state, load_weights,
+                                             save_checkpoint)
 from facebehavior.training.coupling_setup import build_couplings
 from facebehavior.training.data import build_training_data, label_arrays_numpy
 from facebehavior.training.distributed import cleanup_distributed, resolve_device, setup_distributed
@@ -84,6 +85,7 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
     autocast, amp_dtype = _autocast(device, cfg.train.amp)
     scaler = torch.amp.GradScaler(enabled=cfg.train.amp == "fp16")
     trained = [t.name for t in tasks if data.train.presence[t.name].any()]
+    labels_seen = labels_with_annotations(train_labels, tasks)
     logger = RunLogger(run_dir, enabled=dist.is_main)
 
     epoch, start_step, global_step, best, history = 0, 0, 0, None, []
@@ -107,7 +109,7 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
     def make_meta(scores: dict, thresholds: dict) -> CheckpointMeta:
         return CheckpointMeta(config=cfg.to_dict(), tasks=[{"name": t.name, "kind": t.kind, "labels": list(t.labels)}
                                                           for t in tasks],
-                              trained_tasks=trained, epoch=epoch, global_step=global_step,
+                              trained_tasks=trained, trained_labels=labels_seen, epoch=epoch, global_step=global_step,
                               thresholds=thresholds, scores=scores, best_score=best)
 
     def save_last(step_in_epoch: int, scores: dict, thresholds: dict) -> None:

@@ -174,3 +174,29 @@ def test_unknown_preset_and_bad_scale_are_refused(tmp_path):
         generate_preset("affect", tmp_path, scale=0)
     with pytest.raises(ConfigError, match="16..112"):
         generate_preset("affect", tmp_path, size=200)
+
+
+def test_worker_csv_is_what_pandas_writes(tmp_path):
+    import pandas as pd
+
+    from facebehavior.data.synthface.worker import render_chunk, render_chunk_csv
+
+    for spec in (preset_databases("affect", SCALE)[2], preset_databases("identity", 0.01)[0]):
+        job = (spec, 5, 32, str(tmp_path / spec.name), 0, 6)
+        _, rows, truths = render_chunk(job)
+        _, start, count, manifest, truth = render_chunk_csv(job)
+        assert (start, count) == (0, 6)
+        for text, table in ((manifest, rows), (truth, truths)):
+            frame = pd.DataFrame(table)
+            integer = [c for c in frame if frame[c].map(lambda v: v is None or isinstance(v, int)).all()]
+            assert "".join(text) == frame.astype({c: "Int64" for c in integer}).to_csv(index=False)
+
+
+def test_databases_of_an_earlier_preset_are_removed(tmp_path):
+    stale = tmp_path / "synth_gone" / "images"
+    stale.mkdir(parents=True)
+    (stale / "000000.png").write_bytes(b"")
+    (tmp_path / "preset.json").write_text(json.dumps({"databases": [{"name": "synth_gone",
+                                                                     "manifest": "synth_gone/manifest.csv"}]}))
+    generate_preset("identity", tmp_path, size=16, seed=0, scale=0.01, workers=1)
+    assert not stale.exists()

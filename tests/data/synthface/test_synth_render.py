@@ -8,9 +8,10 @@ import pytest
 from facebehavior.data.synthface import AU_REGION, REGIONS, FaceParams, render_face
 from facebehavior.data.synthface.canvas import CENTER, UNIT
 from facebehavior.data.synthface.identity import sample_identity
-from facebehavior.data.synthface.params import Nuisance, Occluder
+from facebehavior.data.synthface.params import Nuisance, Occluder, Wear
 from facebehavior.data.synthface.png import encode_png
 from facebehavior.data.synthface.presets import preset_databases
+from facebehavior.data.synthface.render import render_faces
 from facebehavior.data.synthface.sample import make_sample
 from facebehavior.errors import ConfigError
 from facebehavior.labels import AUS
@@ -89,3 +90,36 @@ def test_aus_in_different_regions_act_in_different_places():
     for a, b in itertools.combinations(AUS, 2):
         if AU_REGION[a] != AU_REGION[b]:
             assert np.linalg.norm(where[a] - where[b]) > 0.12, f"AU{a} and AU{b} act in the same place"
+
+
+def _varied_faces() -> list[FaceParams]:
+    """Samples of every affect database plus faces with every optional part switched on."""
+    faces = [make_sample(spec, 1, i).params for spec in preset_databases("affect") for i in range(2)]
+    rng = np.random.default_rng(0)
+    for k, beard in enumerate(("", "mustache", "goatee", "full")):
+        wear = Wear(glasses=True, sunglasses=k % 2 == 1, hat=True, earrings=True, lipstick=True, bangs=k < 2,
+                    beard=beard, rosy=True)
+        occluder = Occluder(0.1, 0.4, 0.3, 0.2, 0.7, (200, 150, 120), box=k % 2 == 0)
+        nuisance = Nuisance(roll=8 * k - 12, yaw=0.3 * k - 0.45, scale=1.04, blur=0.6 * k, noise=2.0,
+                            noise_seed=(k + 1) << 29, occluder=occluder)
+        faces.append(FaceParams(sample_identity(rng).shape, wear, rng.uniform(0, 1, len(AUS)).astype(np.float32),
+                                nuisance))
+    return faces
+
+
+@pytest.mark.parametrize("size", [16, 64, 112])
+def test_a_face_renders_the_same_in_any_batch(size):
+    faces = _varied_faces()
+    alone = np.stack([render_face(p, size) for p in faces])
+    assert np.array_equal(render_faces(faces, size), alone)
+    assert np.array_equal(render_faces(faces[::-1], size)[::-1], alone)  # other neighbours, other order
+
+
+def test_optional_parts_show():
+    base = FaceParams(nuisance=Nuisance(scale=1.04))  # glasses frames 2 px wide on the 224 px canvas
+    for wear in (Wear(glasses=True), Wear(sunglasses=True, glasses=True), Wear(hat=True), Wear(beard="full"),
+                 Wear(beard="goatee"), Wear(beard="mustache"), Wear(earrings=True), Wear(bangs=True),
+                 Wear(rosy=True), Wear(lipstick=True)):
+        after = render_faces([base, FaceParams(base.shape, wear, base.aus, base.nuisance)], 112)
+        changed = int((np.abs(after[1].astype(int) - after[0]).max(-1) > CHANGED).sum())
+        assert changed >= 10, f"{wear} changes only {changed} pixels"

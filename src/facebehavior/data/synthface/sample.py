@@ -33,8 +33,34 @@ class SynthSample:
     attributes: dict[str, int]
 
 
+_PCG_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645
+_MASK_128 = (1 << 128) - 1
+_GENERATORS = {STREAM_IMAGE: np.random.Generator(np.random.PCG64()),
+               STREAM_SUBJECT: np.random.Generator(np.random.PCG64())}
+
+
+def _pcg64_state(seq: np.random.SeedSequence) -> dict:
+    """The state `PCG64(seq)` starts in (NumPy's pcg64_set_seed), without building a new PCG64."""
+    v = seq.generate_state(4, np.uint64).tolist()
+    inc = (((v[2] << 64 | v[3]) << 1) | 1) & _MASK_128
+    state = ((inc + (v[0] << 64 | v[1])) * _PCG_MULTIPLIER + inc) & _MASK_128
+    return {"bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0, "uinteger": 0}
+
+
 def _stream(seed: int, database: str, kind: int, index: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(database.encode()), kind, index]))
+    """`default_rng(SeedSequence([seed, crc32(database), kind, index]))`, the same numbers.
+
+    Building a Generator costs more than sampling a face, so one per stream kind is reseeded
+    in place: a returned generator is valid until the next `_stream` call of the same kind.
+    """
+    rng = _GENERATORS[kind]
+    rng.bit_generator.state = _pcg64_state(np.random.SeedSequence([seed, _crc(database), kind, index]))
+    return rng
+
+
+@lru_cache(maxsize=64)
+def _crc(database: str) -> int:
+    return zlib.crc32(database.encode())
 
 
 @lru_cache(maxsize=4096)
@@ -80,6 +106,6 @@ def make_sample(spec: DatabaseSpec, seed: int, index: int) -> SynthSample:
     affect = _affect(spec, split, position, ident, rng)
     wear = sample_wear(ident, rng)
     nuisance = spec.nuisance.sample(rng)
-    on = {au: bool(affect.aus[j] > 0) for j, au in enumerate(AUS)}
+    on = {au: a > 0 for au, a in zip(AUS, affect.aus.tolist())}
     attrs = attributes(ident, wear, on, nuisance.blur)
     return SynthSample(FaceParams(ident.shape, wear, affect.aus, nuisance), split, subject, affect, attrs)

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from facebehavior.config import AugmentConfig
-from facebehavior.data.transforms import affine_grid, augment_batch, load_image, make_generator, to_model_input
+from facebehavior.data.transforms import (affine_grid, augment_batch, load_image, make_generator, to_model_input,
+                                          training_input)
 from facebehavior.errors import DataFormatError
 
 
@@ -90,13 +91,18 @@ def _reference_augment(x, cfg, generator):
     return ((x - mean) * contrast + mean + brightness).clamp_(-1, 1)
 
 
-@pytest.mark.parametrize("cfg", [
+CONFIGS = [
     AugmentConfig(),  # full geometric + photometric
     AugmentConfig(scale=[1.0, 1.0], rotate_deg=0.0, translate=0.0, brightness=0.1, contrast=0.1),  # the demo's
     AugmentConfig(flip=False, scale=[1.0, 1.0], rotate_deg=0.0, translate=0.0, brightness=0.5, contrast=0.5),
     AugmentConfig(rotate_deg=30.0, grayscale=True, brightness=0.9, contrast=0.9),
     AugmentConfig(scale=[1.0, 1.0], rotate_deg=0.0, translate=0.0, grayscale=True),
-], ids=["default", "flip_photometric", "photometric_only", "strong_gray", "flip_gray"])
+    AugmentConfig(flip=False, scale=[1.0, 1.0], rotate_deg=0.0, translate=0.0, brightness=0.0, contrast=0.0),
+]
+CONFIG_IDS = ["default", "flip_photometric", "photometric_only", "strong_gray", "flip_gray", "nothing"]
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=CONFIG_IDS)
 def test_fast_augment_matches_the_reference_warp(cfg):
     x = _batch(b=12, size=20)
     before = x.clone()
@@ -105,6 +111,18 @@ def test_fast_augment_matches_the_reference_warp(cfg):
     assert torch.equal(x, before)  # the input is not modified in place
     assert fast.shape == x.shape and fast.is_contiguous()
     assert torch.allclose(fast, slow, atol=1e-5)
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last], ids=["nchw", "nhwc"])
+@pytest.mark.parametrize("cfg", CONFIGS + [AugmentConfig(enabled=False)], ids=CONFIG_IDS + ["disabled"])
+def test_training_input_equals_augmenting_the_normalised_batch(cfg, memory_format):
+    images = torch.randint(0, 256, (10, 3, 18, 18), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    before = images.clone()
+    fused = training_input(images, cfg, make_generator(3, 4), memory_format)
+    two_steps = augment_batch(to_model_input(images), cfg, make_generator(3, 4))
+    assert torch.equal(images, before)
+    assert fused.dtype == torch.float32 and fused.is_contiguous(memory_format=memory_format)
+    assert torch.allclose(fused, two_steps, atol=1e-5)
 
 
 def test_affine_grid_equals_torch_affine_grid():

@@ -41,16 +41,39 @@ def make_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + step) % (2**63))
 
 
-def augment_batch(x: torch.Tensor, cfg, generator: torch.Generator) -> torch.Tensor:
-    """Random flip, scale, rotation, translation, brightness/contrast on a [-1, 1] batch.
+def training_input(images: torch.Tensor, cfg, generator: torch.Generator,
+                   memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
+    """The trainer's model input: uint8 (B, 3, H, W) → augmented floats in [-1, 1], in `memory_format`.
 
-    Returns a new tensor (the input is left alone). The random draws come in one fixed order
-    whatever is switched on, so a seed always gives the same parameters. A config without scale,
-    rotation or translation flips by indexing instead of resampling every pixel.
+    Equals `augment_batch(to_model_input(images), cfg, generator)` up to float rounding, in fewer
+    passes over memory: flips run on the uint8 batch (a quarter of the bytes) and the map to
+    [-1, 1] is folded into the brightness/contrast pass (flips and bilinear warps commute with it),
+    so the float batch is allocated once or twice per step instead of four times.
+    """
+    if not cfg.enabled:
+        return images.to(torch.float32, memory_format=memory_format).div_(127.5).sub_(1.0)
+    return _augment(images, cfg, generator, 1 / 127.5, -1.0, memory_format)
+
+
+def augment_batch(x: torch.Tensor, cfg, generator: torch.Generator) -> torch.Tensor:
+    """Random flip, scale, rotation, translation, brightness/contrast on a [-1, 1] float batch.
+
+    Returns a new contiguous tensor (the input is left alone).
     """
     if not cfg.enabled:
         return x
-    b = x.shape[0]
+    return _augment(x, cfg, generator, 1.0, 0.0, torch.contiguous_format)
+
+
+def _augment(pixels: torch.Tensor, cfg, generator: torch.Generator, gain: float, bias: float,
+             memory_format: torch.memory_format) -> torch.Tensor:
+    """Augment `pixels` (uint8 or float), whose normalised values are gain · pixels + bias.
+
+    The random draws come in one fixed order whatever is switched on, so a seed always gives the
+    same parameters. A config without scale, rotation or translation flips by indexing instead of
+    resampling every pixel.
+    """
+    b = pixels.shape[0]
 
     def uniform(lo, hi):
         return torch.rand(b, generator=generator) * (hi - lo) + lo
@@ -60,19 +83,25 @@ def augment_batch(x: torch.Tensor, cfg, generator: torch.Generator) -> torch.Ten
     tx, ty = uniform(-cfg.translate, cfg.translate) * 2, uniform(-cfg.translate, cfg.translate) * 2
     flipped = torch.rand(b, generator=generator) < 0.5 if cfg.flip else torch.zeros(b, dtype=torch.bool)
     if _moves_pixels(cfg):
-        x = _warp(x, scale, angle, tx, ty, flipped)
+        x = _warp(pixels.float(), scale, angle, tx, ty, flipped)  # a new tensor
     else:
-        x = _flip(x, flipped)
+        x = _flip(pixels, flipped)
+        x = x.to(torch.float32, memory_format=memory_format, copy=x is pixels)  # never write into `pixels`
     if cfg.grayscale:
         x = x.mean(1, keepdim=True)  # jittered at one channel's cost, expanded at the end
     contrast = uniform(1 - cfg.contrast, 1 + cfg.contrast).to(x)[:, None, None, None]
     brightness = uniform(-cfg.brightness, cfg.brightness).to(x)[:, None, None, None]
+    # With n = gain·x + bias and m its per-image mean, (n − m)·c + m + b = x·(gain·c) + shift.
     if cfg.contrast or cfg.brightness:
-        # (x − mean)·c + mean + b = x·c + shift, in place on our own copy (a broadcast addcmul
-        # is slower on CPU than mul_ then add_)
-        shift = x.mean((1, 2, 3), keepdim=True) * (1 - contrast) + brightness
-        x.mul_(contrast).add_(shift).clamp_(-1, 1)
-    return x.expand(-1, 3, -1, -1).contiguous() if cfg.grayscale else x
+        mean = x.mean((1, 2, 3), keepdim=True) * gain + bias
+        shift = (bias - mean) * contrast + mean + brightness
+    else:
+        shift = torch.full_like(contrast, bias)
+    # the one pass that writes the result, straight into the wanted layout (mul_ then add_: a
+    # broadcast addcmul is slower on CPU)
+    out = x if x.is_contiguous(memory_format=memory_format) else torch.empty_like(x, memory_format=memory_format)
+    torch.mul(x, gain * contrast, out=out).add_(shift).clamp_(-1, 1)
+    return out.expand(-1, 3, -1, -1).contiguous(memory_format=memory_format) if cfg.grayscale else out
 
 
 def _moves_pixels(cfg) -> bool:
@@ -80,13 +109,12 @@ def _moves_pixels(cfg) -> bool:
 
 
 def _flip(x: torch.Tensor, flipped: torch.Tensor) -> torch.Tensor:
-    """Mirror the images marked in `flipped`, into a new tensor: two passes over memory."""
+    """Mirror the images marked in `flipped` into a new tensor (`x` itself when none is)."""
     if not flipped.any():
-        return x.clone()
+        return x
     out = x.flip(-1)
     kept = (~flipped).nonzero().squeeze(1)
-    out[kept] = x[kept]
-    return out
+    return out.index_copy_(0, kept, x.index_select(0, kept))
 
 
 def _warp(x, scale, angle, tx, ty, flipped) -> torch.Tensor:

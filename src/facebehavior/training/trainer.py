@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from facebehavior.config import config_to_yaml
-from facebehavior.data.transforms import augment_batch, make_generator, to_model_input
+from facebehavior.data.transforms import make_generator, training_input
 from facebehavior.losses.objective import MultiTaskObjective
 from facebehavior.models import build_model
 from facebehavior.training.checkpoint import (CheckpointMeta, labels_with_annotations, load_train_state, load_weights,
@@ -131,7 +131,7 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
         for images, idx in data.loader:
             # Seeds derived from the step: augmentation and dropout replay exactly after a resume.
             torch.manual_seed(cfg.train.seed * 7919 + global_step)
-            x = augment_batch(to_model_input(images), cfg.data.augment, make_generator(cfg.train.seed, global_step))
+            x = training_input(images, cfg.data.augment, make_generator(cfg.train.seed, global_step), memory_format)
             x = x.to(device, non_blocking=True).contiguous(memory_format=memory_format)
             labels = {k: v.to(device, non_blocking=True) for k, v in data.train.batch_labels(idx).items()}
             with autocast:

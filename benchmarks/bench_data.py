@@ -1,13 +1,18 @@
-"""Data pipeline throughput: detection, decode + align from folders, decode from shards.
+"""Data pipeline throughput: detection, decode + align, decode from shards, augmentation, vs training.
 
     .venv/bin/python benchmarks/bench_data.py [--images 512] [--out benchmarks/results/bench_data.json]
 
 Uses FER+ test images from ../shared when present, else generated images with drawn faces
 (detection numbers are then meaningless and marked so). Prints a table and writes JSON.
 The DataLoader rows (1 and 2 worker processes) are steady-state: workers start before timing.
-The `prepare` rows include starting its worker processes, as a user sees it. On a shared 2-core
-machine the numbers move with other load (the JSON records the load average), so compare rows
-of one run, not runs.
+The `prepare` rows include starting its worker processes, as a user sees it. Augmentation is
+timed as the trainer runs it (training_input: uint8 batch → augmented channels_last floats, on the
+training thread, with the thread count of benchmarks/results/bench_step.json) for the demo's flip + mild
+photometric config and the default full geometric one. The closing table sets what the data side
+delivers against what the training step consumes (forward, losses, backward, optimiser: the step of
+bench_step.json without its data and augment phases; run benchmarks/bench_step.py first), so a user
+sees whether data is the bottleneck. On a shared 2-core machine the numbers move with other load
+(the JSON records the load average), so compare rows of one run, not runs.
 """
 
 from __future__ import annotations
@@ -32,12 +37,21 @@ sys.path.insert(0, str(REPO / "src"))
 from facebehavior.data.faces import align_face, get_detector, resize_aligned  # noqa: E402
 from facebehavior.data.faces.io import read_image  # noqa: E402
 from facebehavior.data.manifest import read_manifest, write_manifest  # noqa: E402
+from facebehavior.config import AugmentConfig  # noqa: E402
+from facebehavior.data.datasets import ImageTable  # noqa: E402
 from facebehavior.data.prepare import PrepareOptions, prepare_manifest  # noqa: E402
+from facebehavior.data.transforms import make_generator, training_input  # noqa: E402
 from facebehavior.data.shards import ShardDataset, collate_samples, pack_shards  # noqa: E402
 from facebehavior.labels import affect_tasks  # noqa: E402
 
 TASKS = affect_tasks()
 SIZE = 112
+STEP_JSON = REPO / "benchmarks" / "results" / "bench_step.json"
+# bench_step cases: input size, batch, and the data path their configs use
+MODELS = {"tiny@64": (64, 376, "memory cache (DataLoader, main thread)"),
+          "paper@112": (112, 94, "folder: decode cached 112x112 crops, 1 worker")}
+AUGMENTS = {"demo": AugmentConfig(scale=[1.0, 1.0], rotate_deg=0.0, translate=0.0, brightness=0.1, contrast=0.1),
+            "default": AugmentConfig()}
 
 
 def source_images(n: int, scratch: Path) -> tuple[list[Path], str]:
@@ -97,6 +111,60 @@ def images_per_second(dataset, workers: int, collate=None, epochs: int = 3) -> f
     return best
 
 
+def memory_cache_rate(manifest, size: int, batch: int, repeats: int = 5) -> float:
+    """The trainer's hand-off with `data.cache: memory`: ImageTable samples collated by the DataLoader
+    on the main thread, batches of random rows (best of `repeats` passes)."""
+    table = ImageTable(manifest, TASKS, size)
+    table.cache_in_memory()
+    rng = np.random.default_rng(0)
+    batches = [rng.choice(len(table), batch).tolist() for _ in range(4)]
+    loader = torch.utils.data.DataLoader(table, batch_sampler=batches, num_workers=0)
+    best = 0.0
+    for _ in range(repeats):
+        started = time.perf_counter()
+        count = sum(len(idx) for _, idx in loader)
+        best = max(best, count / (time.perf_counter() - started))
+    return best
+
+
+def augmentation_rate(size: int, batch: int, cfg: AugmentConfig, repeats: int = 7) -> float:
+    """Images/s of the trainer's augmentation lines on a uint8 batch (best of `repeats`)."""
+    images = torch.from_numpy(np.random.default_rng(0).integers(0, 255, (batch, 3, size, size), dtype=np.uint8))
+    best = 0.0
+    for step in range(repeats + 1):  # one warm-up
+        started = time.perf_counter()
+        training_input(images, cfg, make_generator(0, step), torch.channels_last)
+        if step:
+            best = max(best, batch / (time.perf_counter() - started))
+    return best
+
+
+def data_vs_training(rows: list[dict], manifest, step_json: Path) -> list[dict]:
+    """Per bench_step case: loader and augmentation rates against the training step's consumption."""
+    step = json.loads(step_json.read_text()) if step_json.exists() else {}
+    cases = {r.get("name"): r for r in step.get("results", [])}
+    machine = step.get("machine")
+    threads = machine.get("threads", 2) if isinstance(machine, dict) else 2  # the trainer's default here
+    out = []
+    for name, (size, batch, path) in MODELS.items():
+        loader = (memory_cache_rate(manifest, size, batch) if path.startswith("memory") else
+                  next(r["images_per_s"] for r in rows if path.startswith(r["stage"]) and r["workers"] == 1))
+        torch.set_num_threads(threads)
+        augment = {k: augmentation_rate(size, batch, cfg) for k, cfg in AUGMENTS.items()}
+        torch.set_num_threads(1)
+        ms = cases.get(name, {}).get("best_ms")
+        train = batch / ((ms["step"] - ms["data"] - ms["augment"]) / 1000) if ms else None
+        row = {"model": name, "input": size, "batch": batch, "loader": path, "loader_images_per_s": round(loader, 1),
+               "augment_threads": threads, **{f"augment_{k}_images_per_s": round(v, 1) for k, v in augment.items()}}
+        for k, v in augment.items():  # loader and augmentation one after the other on the training thread
+            row[f"data_{k}_images_per_s"] = round(1 / (1 / loader + 1 / v), 1)
+        row["training_images_per_s"] = round(train, 1) if train else None
+        if train:
+            row.update({f"data_{k}_over_training": round(row[f"data_{k}_images_per_s"] / train, 1) for k in augment})
+        out.append(row)
+    return out
+
+
 def detection_latency(repeats: int = 7) -> dict:
     """Best-of-`repeats` milliseconds per image (the least disturbed by other load)."""
     from skimage import data as skdata  # test extra; the astronaut is a real 512×512 portrait
@@ -134,11 +202,31 @@ def tight_crop_detection(paths: list[Path]) -> dict:
     return out
 
 
+def print_versus(versus: list[dict], step_json: str) -> None:
+    print("data vs training, images/s (augmentation with "
+          f"{versus[0]['augment_threads'] if versus else '?'} threads; training from {step_json}):")
+    print(f"{'model':10s} {'loader':>8s} {'aug demo':>9s} {'aug dflt':>9s} {'data demo':>10s} {'data dflt':>10s} "
+          f"{'training':>9s}")
+    for r in versus:
+        train = r["training_images_per_s"]
+        print(f"{r['model']:10s} {r['loader_images_per_s']:8.0f} {r['augment_demo_images_per_s']:9.0f} "
+              f"{r['augment_default_images_per_s']:9.0f} {r['data_demo_images_per_s']:10.0f} "
+              f"{r['data_default_images_per_s']:10.0f} {train if train else float('nan'):9.0f}")
+        if train:
+            worst = r["data_default_images_per_s"]
+            verdict = "data is not the bottleneck" if worst > train else "DATA IS THE BOTTLENECK"
+            print(f"  {r['model']}: {verdict} (data delivers {worst / train:.1f}× what training consumes with the "
+                  f"default augmentation; on the training thread it adds {train / worst:.0%} to the model's step)")
+        else:
+            print(f"  {r['model']}: no {r['model']} case in {step_json}; run benchmarks/bench_step.py first")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=512)
     parser.add_argument("--tight-crops", type=int, default=300, help="FER+ crops for the detection-rate table")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_data.json"))
+    parser.add_argument("--step-json", default=str(STEP_JSON), help="bench_step.py results to compare against")
     args = parser.parse_args()
     torch.set_num_threads(1)
     load_before = os.getloadavg()[0]
@@ -169,11 +257,15 @@ def main() -> int:
             rows.append({"stage": "shards: stream + decode 112x112 crops", "workers": workers,
                          "images_per_s": round(images_per_second(
                              ShardDataset(scratch / "shards", rank=0, world_size=1), workers, collate_samples), 1)})
+        versus = data_vs_training(rows, crops, Path(args.step_json))
     latency = detection_latency()
-    tight = tight_crop_detection(paths[: args.tight_crops]) if source.startswith("FER+") else {}
+    tight = tight_crop_detection(paths[: args.tight_crops]) if source.startswith("FER+") and args.tight_crops else {}
     result = {
         "images": args.images, "source": source, "detected": prepared["landmark_sources"],
-        "rows": rows, "mtcnn_ms_per_image": latency, "ferplus_tight_crop_detection": tight,
+        "rows": rows, "data_vs_training": versus,
+        "data_vs_training_note": ("images/s; data_* = loader then augmentation on one thread; training = the "
+                                  f"{Path(args.step_json).name} step without its data and augment phases"),
+        "mtcnn_ms_per_image": latency, "ferplus_tight_crop_detection": tight,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
                     "opencv": cv2.__version__, "platform": platform.platform(),
                     "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
@@ -183,6 +275,7 @@ def main() -> int:
     print(f"{'stage':48s} {'workers':>7s} {'images/s':>10s}")
     for row in rows:
         print(f"{row['stage']:48s} {row['workers']:7d} {row['images_per_s']:10.1f}")
+    print_versus(versus, args.step_json)
     print("MTCNN per image (1 thread, best of 7): " + ", ".join(f"{k} {v} ms" for k, v in latency.items()))
     for name, r in tight.items():
         print(f"FER+ faces found, {name}: {r['found']}/{r['of']} ({r['ms_per_image']} ms/image)")

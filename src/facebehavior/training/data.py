@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from torch.utils.data import DataLoader
+import torch
+from torch.utils.data import DataLoader, Dataset
 
 from facebehavior.data.datasets import ImageTable
 from facebehavior.data.manifest import Manifest, concat_manifests, read_manifest
@@ -50,9 +51,11 @@ def build_training_data(cfg, tasks: list[TaskSpec], rank: int, world_size: int) 
     sampler = HeteroBatchSampler(sets, cfg.train.seed, rank, world_size)
     if d.cache == "memory":
         train.cache_in_memory(workers=d.num_workers, progress=cfg.train.progress and rank == 0, store=d.cache_dir)
-    workers = 0 if d.cache == "memory" else d.num_workers
-    loader = DataLoader(train, batch_sampler=sampler, num_workers=workers, pin_memory=False,
-                        persistent_workers=workers > 0)
+    if d.cache == "memory":  # the batch is one gather from the cache, on the training thread
+        loader = DataLoader(CachedBatches(train), batch_sampler=sampler, num_workers=0, collate_fn=_as_is)
+    else:
+        loader = DataLoader(train, batch_sampler=sampler, num_workers=d.num_workers, pin_memory=False,
+                            persistent_workers=d.num_workers > 0)
     val_manifest = load_split(d.val or d.train, tasks, "val", d.root, d.databases)
     val = ImageTable(val_manifest, tasks, d.image_size) if val_manifest is not None else None
     if val is not None and d.cache == "memory":
@@ -60,6 +63,28 @@ def build_training_data(cfg, tasks: list[TaskSpec], rank: int, world_size: int) 
     if val is None:
         notes.append("no validation rows: the last epoch's weights are kept as 'best'")
     return TrainingData(train, sampler, loader, val, notes)
+
+
+class CachedBatches(Dataset):
+    """An in-memory ImageTable read a batch at a time: DataLoader hands `__getitems__` the batch's
+    indices, and one indexing op replaces an item call per image plus the collate's stack."""
+
+    def __init__(self, table: ImageTable):
+        self.table = table
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __getitem__(self, i: int):
+        return self.table[i]
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.as_tensor(indices, dtype=torch.int64)
+        return self.table.cache[idx], idx
+
+
+def _as_is(batch):
+    return batch
 
 
 def label_arrays_numpy(table: ImageTable) -> dict[str, np.ndarray]:

@@ -1,0 +1,21 @@
+"""Training data assembly: the in-memory cache is read a whole batch at a time."""
+
+import torch
+from torch.utils.data import DataLoader
+
+from facebehavior.config import load_config
+from facebehavior.training.data import CachedBatches, build_training_data
+from tests.training.conftest import tiny_config
+
+
+def test_memory_cache_loader_gives_the_per_item_loaders_batches(tiny_manifest, tmp_path):
+    cfg = load_config(base=tiny_config(tiny_manifest, tmp_path / "run"))
+    data = build_training_data(cfg, cfg.task_specs(), 0, 1)
+    assert isinstance(data.loader.dataset, CachedBatches)
+    per_item = DataLoader(data.train, batch_sampler=data.sampler, num_workers=0)  # one __getitem__ per image
+    batches = list(data.loader)
+    assert len(batches) == data.sampler.steps_per_epoch > 1
+    for (images, idx), (ref_images, ref_idx) in zip(batches, per_item):
+        assert images.dtype == torch.uint8 and idx.dtype == torch.int64
+        assert torch.equal(idx, ref_idx) and torch.equal(images, ref_images)
+        assert torch.equal(images, data.train.cache[idx])

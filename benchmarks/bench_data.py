@@ -7,12 +7,13 @@ Uses FER+ test images from ../shared when present, else generated images with dr
 The DataLoader rows (1 and 2 worker processes) are steady-state: workers start before timing.
 The `prepare` rows include starting its worker processes, as a user sees it. Augmentation is
 timed as the trainer runs it (training_input: uint8 batch → augmented channels_last floats, on the
-training thread, with the thread count of benchmarks/results/bench_step.json) for the demo's flip + mild
-photometric config and the default full geometric one. The closing table sets what the data side
-delivers against what the training step consumes (forward, losses, backward, optimiser: the step of
-bench_step.json without its data and augment phases; run benchmarks/bench_step.py first), so a user
-sees whether data is the bottleneck. On a shared 2-core machine the numbers move with other load
-(the JSON records the load average), so compare rows of one run, not runs.
+training thread, with the thread count recorded in benchmarks/results/bench_step.json) for the
+demo's flip + mild photometric config and the default full geometric one. The closing table sets
+what the data side delivers against what the training step consumes (forward, losses, backward,
+optimiser: bench_step.json's median step without its data and augment phases; run
+benchmarks/bench_step.py first), so a user sees whether data is the bottleneck. On a shared
+2-core machine the numbers move with other load (the JSON records the load average), so compare
+rows of one run, not runs.
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def data_vs_training(rows: list[dict], manifest, step_json: Path) -> list[dict]:
         torch.set_num_threads(threads)
         augment = {k: augmentation_rate(size, batch, cfg) for k, cfg in AUGMENTS.items()}
         torch.set_num_threads(1)
-        ms = cases.get(name, {}).get("best_ms")
+        ms = cases.get(name, {}).get("median_ms")
         train = batch / ((ms["step"] - ms["data"] - ms["augment"]) / 1000) if ms else None
         row = {"model": name, "input": size, "batch": batch, "loader": path, "loader_images_per_s": round(loader, 1),
                "augment_threads": threads, **{f"augment_{k}_images_per_s": round(v, 1) for k, v in augment.items()}}

@@ -86,7 +86,7 @@ def _augment(pixels: torch.Tensor, cfg, generator: torch.Generator, gain: float,
         x = _warp(pixels.float(), scale, angle, tx, ty, flipped)  # a new tensor
     else:
         x = _flip(pixels, flipped)
-        x = x.to(torch.float32, memory_format=memory_format, copy=x is pixels)  # never write into `pixels`
+        x = x.to(torch.float32, copy=x is pixels)  # never write into `pixels`; the layout changes below
     if cfg.grayscale:
         x = x.mean(1, keepdim=True)  # jittered at one channel's cost, expanded at the end
     contrast = uniform(1 - cfg.contrast, 1 + cfg.contrast).to(x)[:, None, None, None]
@@ -97,8 +97,9 @@ def _augment(pixels: torch.Tensor, cfg, generator: torch.Generator, gain: float,
         shift = (bias - mean) * contrast + mean + brightness
     else:
         shift = torch.full_like(contrast, bias)
-    # the one pass that writes the result, straight into the wanted layout (mul_ then add_: a
-    # broadcast addcmul is slower on CPU)
+    # the pass that writes the result goes straight into the wanted layout (a casting copy into
+    # channels_last is several times slower than a same-dtype one); mul then add_, as a broadcast
+    # addcmul is slower on CPU
     out = x if x.is_contiguous(memory_format=memory_format) else torch.empty_like(x, memory_format=memory_format)
     torch.mul(x, gain * contrast, out=out).add_(shift).clamp_(-1, 1)
     return out.expand(-1, 3, -1, -1).contiguous(memory_format=memory_format) if cfg.grayscale else out
@@ -129,12 +130,14 @@ def _warp(x, scale, angle, tx, ty, flipped) -> torch.Tensor:
 def affine_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """`F.affine_grid(theta, (B, C, H, W), align_corners=False)`, built from its separable form.
 
-    The sampling point of output pixel (h, w) is θ·(x_w, y_h, 1): a (B, 1, W, 2) term plus a
-    (B, H, 1, 2) term, one broadcast add over the grid instead of F.affine_grid's batched matmul
-    over a materialised base grid (several times faster on CPU).
+    The sampling point of output pixel (h, w) is θ·(x_w, y_h, 1): one broadcast add of a
+    (B, 2, H, 1) and a (B, 2, 1, W) term into planes whose rows are contiguous, returned as the
+    (B, H, W, 2) view grid_sample takes; several times faster on CPU than F.affine_grid's batched
+    matmul over a materialised base grid, or than the same add with the pair dimension innermost.
     """
     xs = torch.linspace(1 / width - 1, 1 - 1 / width, width, dtype=theta.dtype)  # pixel centres
     ys = torch.linspace(1 / height - 1, 1 - 1 / height, height, dtype=theta.dtype)
-    per_column = xs[:, None] * theta[:, None, None, :, 0]  # (B, 1, W, 2)
-    per_row = ys[:, None, None] * theta[:, None, None, :, 1] + theta[:, None, None, :, 2]  # (B, H, 1, 2)
-    return per_column + per_row
+    t = theta[:, :, :, None, None]  # (B, 2, 3, 1, 1)
+    planes = torch.empty(theta.shape[0], 2, height, width, dtype=theta.dtype)
+    torch.add(t[:, :, 2] + t[:, :, 1] * ys[:, None], t[:, :, 0] * xs, out=planes)
+    return planes.permute(0, 2, 3, 1)

@@ -340,18 +340,28 @@ def versus(run: SettingRun, exact: SettingRun, keys: list) -> dict:
 def run_setting(video: Path, setting: dict) -> tuple:
     import warnings
 
+    from facebehavior.inference import locate
+
     fb = FaceBehavior.load(FERPLUS_CKPT, backend="torch", warn=False, detect_size=setting.get("detect_size"))
     fb.predict(np.zeros((120, 160, 3), np.uint8))  # load the detector outside the timing
+    refine_below = locate.REFINE_BELOW_PX
+    if not setting.get("refine", True):  # the small-face landmark pass off: what it buys
+        locate.REFINE_BELOW_PX = 0
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as notes:
-        warnings.simplefilter("always")
-        table = fb.predict_video(video, detect_every=setting["detect_every"], min_face=setting["min_face"])
+    try:
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("always")
+            table = fb.predict_video(video, detect_every=setting["detect_every"], min_face=setting["min_face"])
+    finally:
+        locate.REFINE_BELOW_PX = refine_below
     return table, time.perf_counter() - start, [str(n.message) for n in notes]
 
 
 SETTINGS = [  # the analyze flags each row stands for
     {"name": "--detect-every 1 --min-face 0 (exact)", "detect_size": None, "detect_every": 1, "min_face": None},
     {"name": "--detect-every 1 (min face auto)", "detect_size": None, "detect_every": 1, "min_face": "auto"},
+    {"name": "--detect-every 1, no full-resolution landmark pass", "detect_size": None, "detect_every": 1,
+     "min_face": "auto", "refine": False},
     {"name": "--detect-every 3", "detect_size": None, "detect_every": 3, "min_face": "auto"},
     {"name": "defaults (--detect-every 5, min face auto)", "detect_size": None, "detect_every": 5,
      "min_face": "auto"},

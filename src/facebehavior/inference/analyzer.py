@@ -12,8 +12,8 @@ The pipeline is a chain of generators, so a video of any length streams through 
 
 Videos default to the fast face finding measured in benchmarks/bench_detect_quality.py: detection
 on every 5th frame with optical-flow tracking in between, at a scale whose smallest face is 1/12 of
-the frame's shorter side, checked every 2 s at full sensitivity (see locate.py). Images get full
-detection. `detect_every=1, min_face=None` is the exact, slow path.
+the frame's shorter side, checked every 2 s at full sensitivity (at most once per 12 detections;
+see locate.py). Images get full detection. `detect_every=1, min_face=None` is the exact, slow path.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from facebehavior.inference.video import DecodeSummary, MedianSmoother, SmoothIt
 
 
 DEFAULT_DETECT_EVERY = 5  # videos: see the module docstring
-CHECK_SECONDS = 2.0       # videos: a full-sensitivity detection this often while the scale is reduced
+CHECK_SECONDS = 2.0       # videos: a full-sensitivity detection this often while the scale is reduced,
+CHECK_MIN_DETECTIONS = 12  # ... but only once per this many regular detections
 
 
 @dataclass
@@ -235,7 +236,8 @@ class FaceBehavior:
         try:
             for vf in iter_frames(item.path, opts.stride, summary, times=self.times):
                 fps = (summary.info.fps or 25.0) / opts.stride
-                tracker.check_every = max(1, round(CHECK_SECONDS * fps))
+                # Every 2 s of video, but at most once per 12 detections (low frame rates).
+                tracker.check_every = max(round(CHECK_SECONDS * fps), CHECK_MIN_DETECTIONS * opts.detect_every)
                 faces = tracker.step(vf.image)
                 yield FrameJob(item.source, "video", vf.index, vf.timestamp, faces,
                                vf.image if opts.keep_images else None, fps)

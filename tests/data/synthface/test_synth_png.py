@@ -28,3 +28,11 @@ def test_huffman_coding_compresses():
 def test_bad_array_is_refused():
     with pytest.raises(ValueError, match="uint8"):
         encode_png(np.zeros((4, 4, 3), np.float32))
+
+
+def test_rewriting_a_longer_file_leaves_no_old_bytes(tmp_path):
+    path = tmp_path / "face.png"
+    path.write_bytes(b"x" * 100_000)
+    image = render_face(FaceParams(), 32)
+    write_png(path, image)
+    assert path.read_bytes() == encode_png(image)

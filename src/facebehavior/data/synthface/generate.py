@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import os
 import shutil
+from collections import deque
 from pathlib import Path
 from typing import Callable
 
@@ -112,18 +113,32 @@ def _jobs(specs: list[DatabaseSpec], seed: int, size: int, out: Path) -> list[tu
 
 
 def _run(jobs: list[tuple], workers: int, progress: Callable[[int], None] | None):
+    """Render every job; yield each chunk's result as it is done (in no fixed order)."""
+    for result in _results(jobs, workers):
+        if progress:
+            progress(result[2])
+        yield result
+
+
+def _results(jobs: list[tuple], workers: int):
     if workers <= 1 or len(jobs) == 1 or sum(j[5] - j[4] for j in jobs) < MIN_PARALLEL:
-        for result in map(render_chunk_csv, jobs):
-            if progress:
-                progress(result[2])
-            yield result
+        yield from map(render_chunk_csv, jobs)
         return
-    # spawn: safe even when the caller has threads (e.g. torch) running
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=init_process) as pool:
-        for result in pool.imap_unordered(render_chunk_csv, jobs):
-            if progress:
-                progress(result[2])
-            yield result
+    # This process is one of the `workers`: it renders chunks from the end of the queue while
+    # workers - 1 spawned processes (safe even when the caller has threads, e.g. torch) take
+    # them from the front, so one process fewer is started and none sits idle waiting.
+    queue = deque(jobs)
+    with multiprocessing.get_context("spawn").Pool(workers - 1, initializer=init_process) as pool:
+        running: deque = deque()
+        while queue or running:
+            while queue and len(running) < 2 * (workers - 1):  # keep every worker's next chunk queued
+                running.append(pool.apply_async(render_chunk_csv, (queue.popleft(),)))
+            while running and running[0].ready():
+                yield running.popleft().get()
+            if queue:
+                yield render_chunk_csv(queue.pop())
+            elif running:
+                yield running.popleft().get()
 
 
 def _write_text(path: Path, text: str) -> None:

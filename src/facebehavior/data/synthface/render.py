@@ -90,19 +90,22 @@ def _axis(size: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _noise_field(size: int) -> np.ndarray:
-    # A fixed field of unit Gaussian noise; each image reads its own window of it, chosen by
-    # its noise seed. Drawing 12k fresh normals per image costs more than drawing the face.
+def _noise_fields(size: int) -> tuple[np.ndarray, np.ndarray]:
+    # A fixed field of unit Gaussian noise, and the same upside down; each image reads its own
+    # window, chosen by its noise seed. Drawing 12k fresh normals per image costs more than
+    # drawing the face. (The flipped copy keeps every window a positive-stride view for OpenCV.)
     rng = np.random.default_rng(20240607)
-    return rng.standard_normal((NOISE_BANK * size, NOISE_BANK * size, 3), dtype=np.float32)
+    field = rng.standard_normal((NOISE_BANK * size, NOISE_BANK * size, 3), dtype=np.float32)
+    return field, np.ascontiguousarray(field[::-1])
 
 
 def _noise(size: int, seed: int) -> np.ndarray:
-    field = _noise_field(size)
+    field, flipped = _noise_fields(size)
     span = field.shape[0] - size
     y, x = divmod(seed % (span * span), span)
-    window = field[y:y + size, x:x + size]
-    return window[::-1] if seed & 1 << 30 else window  # vertical flip doubles the windows
+    if seed & 1 << 30:  # a vertical flip doubles the windows
+        return flipped[span - y:span - y + size, x:x + size]
+    return field[y:y + size, x:x + size]
 
 
 def _column(values) -> np.ndarray:
@@ -127,8 +130,7 @@ def _photometric(arr: np.ndarray, light, size: int) -> None:
     flat *= contrast * rows + (contrast * gx) * across
     offset = 128.0 * (1.0 - contrast)
     flat += (offset * rows + 0.5) + (offset * gx) * across
-    noise = np.empty_like(arr[0])
     for b, (amount, seed) in enumerate(zip(light.noise, light.noise_seed)):
         if amount > 0:
-            arr[b] += np.multiply(_noise(size, seed), np.float32(amount), out=noise)
+            cv2.scaleAdd(_noise(size, seed), amount, arr[b], dst=arr[b])  # one pass: noise × amount + image
     np.clip(arr, 0, 255, out=arr)

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 from facebehavior.data.synthface.affect import expression_au_probabilities
 from facebehavior.data.synthface.params import AU_DESCRIPTIONS, FaceParams
 from facebehavior.data.synthface.presets import preset_databases
-from facebehavior.data.synthface.render import render_face
+from facebehavior.data.synthface.render import render_faces
 from facebehavior.data.synthface.sample import make_sample
 from facebehavior.labels import AUS, EXPRESSIONS
 
@@ -26,16 +26,16 @@ def expression_face(expr: int, intensity: float = 0.9) -> FaceParams:
 
 
 def _tiles(size: int, seed: int) -> list[tuple[np.ndarray, str, str]]:
-    tiles = [(render_face(expression_face(i), size), name, "expression") for i, name in enumerate(EXPRESSIONS)]
-    tiles += [(np.full((size, size, 3), 255, np.uint8), "", "")] * (COLUMNS - len(tiles))
+    faces = [(expression_face(i), name, "expression") for i, name in enumerate(EXPRESSIONS)]
     neutral = FaceParams()
-    tiles.append((render_face(neutral, size), "neutral face", "(reference)"))
-    tiles += [(render_face(neutral.with_aus(**{f"au{au}": 1.0}), size), f"AU{au}", AU_DESCRIPTIONS[au])
-              for au in AUS]
+    faces.append((neutral, "neutral face", "(reference)"))
+    faces += [(neutral.with_aus(**{f"au{au}": 1.0}), f"AU{au}", AU_DESCRIPTIONS[au]) for au in AUS]
     for spec in preset_databases("affect", 1.0)[:COLUMNS]:
-        s = make_sample(spec, seed, 7)
-        tiles.append((render_face(s.params, size), spec.name.removeprefix("synth_"), "sample"))
-    return tiles
+        faces.append((make_sample(spec, seed, 7).params, spec.name.removeprefix("synth_"), "sample"))
+    images = render_faces([params for params, _, _ in faces], size)  # one batch
+    tiles = [(image, title, subtitle) for image, (_, title, subtitle) in zip(images, faces)]
+    blank = (np.full((size, size, 3), 255, np.uint8), "", "")
+    return tiles[:len(EXPRESSIONS)] + [blank] * (COLUMNS - len(EXPRESSIONS)) + tiles[len(EXPRESSIONS):]
 
 
 def save_grid(path: str | Path, size: int = 96, seed: int = 0) -> Path:

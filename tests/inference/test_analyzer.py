@@ -100,8 +100,12 @@ def test_checkpoint_without_label_records_keeps_every_au(checkpoint, tmp_path):
     meta = read_meta(checkpoint)
     meta.trained_labels = None  # as in checkpoints saved before per-label records
     old = save_checkpoint(tmp_path / "old", load_model(checkpoint)[0], meta)
-    row = FaceBehavior.load(old).predict(data.astronaut()).iloc[0]
+    fb = FaceBehavior.load(old)
+    row = fb.predict(data.astronaut()).iloc[0]
     assert all(0 <= row[a] <= 1 for a in AU_NAMES) and pd.isna(row["untrained_labels"])
+    from facebehavior.inference.run import untrained_warnings
+
+    assert "predates per-label training records" in untrained_warnings(fb, str(old))[0]
 
 
 def test_video_rows_follow_one_face(video_rows):

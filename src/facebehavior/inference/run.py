@@ -178,9 +178,9 @@ def untrained_warnings(analyzer: FaceBehavior, checkpoint: str) -> list[str]:
     if labels:
         lines.append(f"warning: {checkpoint} had no training annotations for {labels}; AU and regression columns "
                      f"among them are left empty, all are named in the '{LABELS_NOTE_COLUMN}' column")
-    elif info.untrained_labels is None:
-        lines.append(f"note: {checkpoint} predates per-label training records: AUs its data never annotated "
-                     f"cannot be told apart (retrain, or check which AUs your databases annotate)")
+    elif info.untrained_labels is None and any(t.kind != "multiclass" for t in info.tasks if t.name in info.trained):
+        lines.append(f"note: {checkpoint} predates per-label training records: AU or regression labels its data "
+                     f"never annotated cannot be told apart (retrain, or check which your databases annotate)")
     return lines
 
 

@@ -57,7 +57,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import sys
 
-    from facebehavior.cli.data_prepare import parse_detector_options
+    from facebehavior.cli.common import parse_detector_options
     from facebehavior.inference.run import AnalyzeConfig, analyze_files
 
     cfg = AnalyzeConfig(

@@ -18,3 +18,28 @@ def load_cli_config(args):
     if getattr(args, "device", None):
         overrides.append(f"train.device={args.device}")
     return load_config(args.config, overrides)
+
+
+def _option_value(text: str):
+    parts = text.split(",")
+    try:
+        values = [int(v) if v.strip().lstrip("-").isdigit() else float(v) for v in parts]
+    except ValueError:
+        return text
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def parse_detector_options(items: list[str], model_path: str | None) -> dict:
+    """`--detector-opt KEY=VALUE` items (numbers and comma lists parsed) plus `--model-path`; shared by
+    `data prepare` and `analyze`."""
+    from facebehavior.errors import ConfigError
+
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--detector-opt {item!r}: use KEY=VALUE, e.g. min_face_size=40")
+        options[key.strip()] = _option_value(value.strip())
+    if model_path:
+        options["model_path"] = model_path
+    return options

@@ -30,30 +30,8 @@ def register_data(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _option_value(text: str):
-    parts = text.split(",")
-    try:
-        values = [int(v) if v.strip().lstrip("-").isdigit() else float(v) for v in parts]
-    except ValueError:
-        return text
-    return values[0] if len(values) == 1 else tuple(values)
-
-
-def parse_detector_options(items: list[str], model_path: str | None) -> dict:
-    from facebehavior.errors import ConfigError
-
-    options = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--detector-opt {item!r}: use KEY=VALUE, e.g. min_face_size=40")
-        options[key.strip()] = _option_value(value.strip())
-    if model_path:
-        options["model_path"] = model_path
-    return options
-
-
 def run(args) -> int:
+    from facebehavior.cli.common import parse_detector_options
     from facebehavior.data.manifest import read_manifest
     from facebehavior.data.prepare import PrepareOptions, format_summary, prepare_manifest
     from facebehavior.labels import affect_tasks

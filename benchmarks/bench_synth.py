@@ -107,8 +107,10 @@ def preset_row(scale: float, workers: int, out: Path, label: str) -> dict:
     sf.generate_preset("affect", out, size=64, seed=0, scale=scale, workers=workers, force=True)
     seconds, cpu = time.perf_counter() - started, _cpu_now() - cpu
     total = sf.preset_total("affect", scale)
+    sizes = [p.stat().st_size for p in out.glob("*/images/*.png")]
     return {"stage": f"generate_preset affect ×{scale:g}, {label} ({total} images)", "size": 64,
-            "workers": workers, "images_per_s": total / seconds, "seconds": seconds, "cpu_s": cpu}
+            "workers": workers, "images_per_s": total / seconds, "seconds": seconds, "cpu_s": cpu,
+            "png_kib": sum(sizes) / len(sizes) / 1024}
 
 
 def cli_row(scale: float, workers: int, out: Path) -> dict:
@@ -126,10 +128,10 @@ def cli_row(scale: float, workers: int, out: Path) -> dict:
 def _print(result: dict, loads: list[float]) -> None:
     print(f"SynthFace {result['generator_version']}; {os.cpu_count()} CPUs; 1-min load average during the run: "
           + " → ".join(f"{x:.1f}" for x in loads))
-    print(f"{'stage':66s} {'size':>4s} {'workers':>7s} {'images/s':>9s} {'seconds':>8s} {'cpu_s':>6s}")
+    print(f"{'stage':66s} {'size':>4s} {'workers':>7s} {'images/s':>9s} {'seconds':>8s} {'cpu_s':>6s} {'PNG KiB':>7s}")
     for row in result["rows"]:
         print(f"{row['stage']:66s} {row['size']!s:>4s} {row.get('workers', 1):7d} {row['images_per_s']:9.1f} "
-              f"{row.get('seconds', ''):>8} {row.get('cpu_s', ''):>6}")
+              f"{row.get('seconds', ''):>8} {row.get('cpu_s', ''):>6} {row.get('png_kib', ''):>7}")
 
 
 def main() -> int:
@@ -155,7 +157,7 @@ def main() -> int:
                 rows.append(cli_row(args.scale, workers, scratch / f"cli_w{workers}"))
                 loads.append(os.getloadavg()[0])
     for row in rows:
-        for key in ("images_per_s", "seconds", "cpu_s"):
+        for key in ("images_per_s", "seconds", "cpu_s", "png_kib"):
             if key in row:
                 row[key] = round(row[key], 1 if key == "images_per_s" else 2)
     result = {

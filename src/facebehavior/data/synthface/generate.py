@@ -160,8 +160,9 @@ def _clear_previous(out: Path, specs: list[DatabaseSpec]) -> None:
     """Remove an earlier generation's preset.json, the image folders of its databases that this
     preset lacks, and any of our databases' images beyond our sizes (SynthFace's own only).
 
-    Our images are then rewritten in place: on some file systems (this project's VM: ~1 ms a
-    file in a new folder) creating a file costs more than rendering it, rewriting one does not.
+    Our images are then rewritten in place: on some file systems (this project's VM: ext4
+    without a journal) deleting many files makes creating new ones slow for minutes, and
+    creating a file can cost more than rendering it; rewriting one does not.
     """
     names = {s.name for s in specs}
     previous = out / PRESET_FILE

@@ -3,7 +3,7 @@
 Pillow's PNG encoder tries every row filter and costs about four times as much as drawing a
 64×64 face. Here: one "Up" filter and Huffman-only deflate (no LZ77 string matching: sensor
 noise leaves few repeats to find), which is faster than zlib level 1 and, on SynthFace images,
-also smaller (7.8 vs 8.5 KiB at 64×64). Still lossless, a standard PNG.
+also smaller (see docs/synthface.md). Still lossless, a standard PNG.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def write_png(path: str | Path, image: np.ndarray, level: int = 1) -> None:
 
     An existing file is overwritten and then cut to length rather than opened with O_TRUNC:
     truncating frees its blocks, which on a file system mounted with `discard` (this project's
-    VM) waits for the disk, ~1 ms a file; rewriting the same blocks does not.
+    VM) waits for the disk; rewriting the same blocks does not.
     """
     data = encode_png(image, level)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)  # cheaper than open() + a file object

@@ -11,7 +11,7 @@ Names are imported on first use, so worker processes that only render stay light
 
 from __future__ import annotations
 
-import importlib
+from facebehavior.lazy import lazy_exports
 
 _EXPORTS = {
     "COMPOUND_CLASSES": "affect", "VA_CENTROIDS": "affect",
@@ -24,16 +24,4 @@ _EXPORTS = {
     "save_grid": "grid",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, globals())

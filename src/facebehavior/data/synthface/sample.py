@@ -50,8 +50,8 @@ def _pcg64_state(seq: np.random.SeedSequence) -> dict:
 def _stream(seed: int, database: str, kind: int, index: int) -> np.random.Generator:
     """`default_rng(SeedSequence([seed, crc32(database), kind, index]))`, the same numbers.
 
-    Building a Generator costs more than sampling a face, so one per stream kind is reseeded
-    in place: a returned generator is valid until the next `_stream` call of the same kind.
+    Building a Generator per image is a sizeable share of sampling it, so one per stream kind is
+    reseeded in place: a returned generator is valid until the next `_stream` call of the same kind.
     """
     rng = _GENERATORS[kind]
     rng.bit_generator.state = _pcg64_state(np.random.SeedSequence([seed, _crc(database), kind, index]))

@@ -131,7 +131,7 @@ def finetune(model, frozen: list, images, targets, settings: FinetuneSettings, s
     import torch.nn.functional as F
 
     from facebehavior.config import TrainConfig
-    from facebehavior.data.transforms import augment_batch, make_generator, to_model_input
+    from facebehavior.data.transforms import make_generator, training_input
     from facebehavior.training.optim import build_optimizer
 
     device = torch.device(settings.device)
@@ -149,7 +149,7 @@ def finetune(model, frozen: list, images, targets, settings: FinetuneSettings, s
         if not batches:
             batches = list(torch.randperm(n, generator=order).tensor_split(per_epoch))
         idx = batches.pop(0)
-        x = augment_batch(to_model_input(images[idx]), settings.augment, make_generator(seed, step)).to(device)
+        x = training_input(images[idx], settings.augment, make_generator(seed, step)).to(device)  # the trainer's path
         loss = F.cross_entropy(model(x)[TASK], targets[idx].to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -63,7 +63,8 @@ class ImageTable(Dataset):
         images (same paths, sizes and modification times, same image size): the demo's many runs
         and a train/evaluate cycle then decode each image once instead of once per process.
         """
-        cached = _load_decoded(store, self._decode_key()) if store else None
+        key = self._decode_key() if store else ""  # stats every image: computed once
+        cached = _load_decoded(store, key) if store else None
         if cached is not None:
             self.cache = cached
             return
@@ -77,7 +78,7 @@ class ImageTable(Dataset):
             out[idx] = images
         self.cache = out
         if store:
-            _save_decoded(store, self._decode_key(), out)
+            _save_decoded(store, key, out)
 
     def _decode_key(self) -> str:
         """Changes whenever an image file, the list of images or the decode size changes."""

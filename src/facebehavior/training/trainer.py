@@ -132,7 +132,7 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
             # Seeds derived from the step: augmentation and dropout replay exactly after a resume.
             torch.manual_seed(cfg.train.seed * 7919 + global_step)
             x = training_input(images, cfg.data.augment, make_generator(cfg.train.seed, global_step), memory_format)
-            x = x.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+            x = x.to(device, non_blocking=True)  # keeps training_input's memory format
             labels = {k: v.to(device, non_blocking=True) for k, v in data.train.batch_labels(idx).items()}
             with autocast:
                 logits = net(x)

@@ -63,8 +63,8 @@ def make_study_set(out_dir, per_class_train: int = 100, per_class_test: int = 60
     if manifest.is_file() and stamp.is_file() and json.loads(stamp.read_text()) == key:
         return manifest
     spec = _study_spec(per_class_train, per_class_test)
-    _, rows, _ = render_chunk((spec, seed, size, str(out), 0, sum(spec.sizes.values())))
-    frame = pd.DataFrame(rows)
+    columns, _ = render_chunk((spec, seed, size, str(out), 0, sum(spec.sizes.values())))
+    frame = pd.DataFrame(columns)
     frame = frame.astype({c: "Int64" for c in ("expr", "compound", *AU_NAMES)})
     write_manifest(frame, manifest)
     read_manifest(manifest, task_specs(spec))  # the same checks SynthFace applies to its own output

@@ -9,9 +9,10 @@ from facebehavior.data.synthface.affect import (
     SPURIOUS_RATE,
     compound_table,
     expression_au_probabilities,
-    sample_compound,
-    sample_expression,
+    sample_compounds,
+    sample_expressions,
 )
+from facebehavior.data.synthface.draws import Draws, stream_key
 from facebehavior.data.synthface.presets import preset_databases
 from facebehavior.data.synthface.sample import make_sample
 from facebehavior.labels import AUS, EXPRESSIONS
@@ -30,9 +31,12 @@ def _within_error(observed, expected, n):
     return np.abs(observed - expected) <= 4.5 * np.sqrt(expected * (1 - expected) / n) + 1e-9
 
 
+def _draws(n: int, seed: int) -> Draws:
+    return Draws(stream_key(seed), np.arange(n))
+
+
 def _draw(expr: int, n: int = DRAWS, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    return [sample_expression(expr, rng) for _ in range(n)]
+    return sample_expressions(np.full(n, expr), _draws(n, seed))
 
 
 def test_table_is_the_affwild2_empirical_one():
@@ -48,13 +52,13 @@ def test_table_is_the_affwild2_empirical_one():
 
 
 def test_p_au12_given_happiness_matches_table():
-    on = np.mean([s.aus[AUS.index(12)] > 0 for s in _draw(EXPRESSIONS.index("happiness"))])
+    on = np.mean(_draw(EXPRESSIONS.index("happiness")).aus[:, AUS.index(12)] > 0)
     assert on == pytest.approx(_expected(0.82), abs=0.03)
 
 
 @pytest.mark.parametrize("expr", range(len(EXPRESSIONS)))
 def test_au_frequencies_match_table_for_every_expression(expr):
-    observed = np.mean([s.aus > 0 for s in _draw(expr, seed=expr)], axis=0)
+    observed = np.mean(_draw(expr, seed=expr).aus > 0, axis=0)
     expected = _expected(expression_au_probabilities()[expr])
     bad = ~_within_error(observed, expected, DRAWS)
     assert not bad.any(), [(AUS[j], observed[j], expected[j]) for j in np.flatnonzero(bad)]
@@ -62,23 +66,22 @@ def test_au_frequencies_match_table_for_every_expression(expr):
 
 def test_intensities_and_strength():
     samples = _draw(EXPRESSIONS.index("surprise"), 500)
-    aus = np.stack([s.aus for s in samples])
+    aus = samples.aus
     assert aus.min() >= 0 and aus.max() <= 1 and aus[aus > 0].min() >= 0.15
-    assert all(0.3 <= s.strength <= 1 for s in samples)
-    assert all(s.strength == 0 for s in _draw(EXPRESSIONS.index("neutral"), 50))
+    assert ((0.3 <= samples.strength) & (samples.strength <= 1)).all()
+    assert (_draw(EXPRESSIONS.index("neutral"), 50).strength == 0).all()
 
 
 def test_va_follows_expression_centroids_with_noise():
     for name, (cv, ca) in VA_CENTROIDS.items():
         samples = _draw(EXPRESSIONS.index(name), 1500)
-        va = np.array([(s.valence, s.arousal) for s in samples])
+        va = np.stack([samples.valence, samples.arousal], axis=1)
         assert np.all(np.abs(va) <= 1)
-        reach = np.mean([0.4 + 0.6 * s.strength for s in samples])
+        reach = np.mean(0.4 + 0.6 * samples.strength)
         assert va.mean(0) == pytest.approx((cv * reach, ca * reach), abs=0.04)
         assert 0.1 < va.std(0).min()  # noisy, not a function of the expression
-    strength = np.array([s.strength for s in _draw(EXPRESSIONS.index("happiness"), 1500)])
-    valence = np.array([s.valence for s in _draw(EXPRESSIONS.index("happiness"), 1500)])
-    assert np.corrcoef(strength, valence)[0, 1] > 0.3  # same draws: same seed, same order
+    happy = _draw(EXPRESSIONS.index("happiness"), 1500)
+    assert np.corrcoef(happy.strength, happy.valence)[0, 1] > 0.3
 
 
 def test_compound_classes_are_du_compound_rows_in_order():
@@ -88,9 +91,8 @@ def test_compound_classes_are_du_compound_rows_in_order():
 
 def test_compound_aus_follow_prototypical_and_observational_rows():
     rows = {r.name: r for r in load_category_rows("du2014") if r.kind == "compound"}
-    rng = np.random.default_rng(1)
     k = COMPOUND_CLASSES.index("sadly_disgusted")
-    observed = np.mean([sample_compound(k, rng).aus > 0 for _ in range(DRAWS)], axis=0)
+    observed = np.mean(sample_compounds(np.full(DRAWS, k), _draws(DRAWS, 1)).aus > 0, axis=0)
     row = rows["sadly_disgusted"]
     expected = np.full(len(AUS), 0.0)
     for au, w in row.observational.items():
@@ -103,10 +105,9 @@ def test_compound_aus_follow_prototypical_and_observational_rows():
 
 
 def test_compound_valence_sign_follows_components():
-    rng = np.random.default_rng(2)
-    for name in ("happily_surprised", "sadly_angry", "fearfully_disgusted"):
+    for seed, name in enumerate(("happily_surprised", "sadly_angry", "fearfully_disgusted")):
         k = COMPOUND_CLASSES.index(name)
-        v = np.mean([sample_compound(k, rng).valence for _ in range(400)])
+        v = np.mean(sample_compounds(np.full(400, k), _draws(400, seed)).valence)
         assert (v > 0) == name.startswith("happily_surprised")
 
 

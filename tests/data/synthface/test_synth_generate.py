@@ -183,7 +183,7 @@ def test_worker_csv_is_what_pandas_writes(tmp_path):
 
     for spec in (preset_databases("affect", SCALE)[2], preset_databases("identity", 0.01)[0]):
         job = (spec, 5, 32, str(tmp_path / spec.name), 0, 6)
-        _, rows, truths = render_chunk(job)
+        rows, truths = render_chunk(job)
         _, start, count, manifest, truth = render_chunk_csv(job)
         assert (start, count) == (0, 6)
         for text, table in ((manifest, rows), (truth, truths)):

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from facebehavior.data.synthface.draws import clamp
+from facebehavior.data.synthface.draws import Draws
 from facebehavior.labels import AUS, EXPRESSIONS
 from facebehavior.relatedness import load_category_rows
 
@@ -44,13 +44,30 @@ _AU_COL = {au: j for j, au in enumerate(AUS)}
 
 
 @dataclass
-class AffectSample:
-    """The affect ground truth of one image."""
+class AffectBatch:
+    """The affect ground truth of N images (one per row)."""
 
-    expr: int                 # index into EXPRESSIONS, -1 for a compound image
-    compound: int             # index into COMPOUND_CLASSES, -1 for a basic one
+    expr: np.ndarray          # (N,) index into EXPRESSIONS, -1 for a compound image
+    compound: np.ndarray      # (N,) index into COMPOUND_CLASSES, -1 for a basic one
+    strength: np.ndarray      # (N,)
+    aus: np.ndarray           # (N, 17) float32 intensities, 0 = absent
+    valence: np.ndarray       # (N,)
+    arousal: np.ndarray       # (N,)
+
+
+    def image(self, i: int) -> "ImageAffect":
+        return ImageAffect(int(self.expr[i]), int(self.compound[i]), float(self.strength[i]), self.aus[i],
+                           float(self.valence[i]), float(self.arousal[i]))
+
+
+@dataclass
+class ImageAffect:
+    """The affect ground truth of one image (a row of `AffectBatch`)."""
+
+    expr: int
+    compound: int
     strength: float
-    aus: np.ndarray           # (17,) intensities, 0 = absent
+    aus: np.ndarray
     valence: float
     arousal: float
 
@@ -87,41 +104,56 @@ def compound_table() -> tuple[tuple[str, tuple[str, ...], np.ndarray], ...]:
 COMPOUND_CLASSES: tuple[str, ...] = tuple(name for name, _, _ in compound_table())
 
 
-def sample_strength(rng: np.random.Generator) -> float:
+def sample_strength(draws: Draws) -> np.ndarray:
     """How intense a non-neutral expression is: mostly clear, sometimes weak."""
-    return float(0.3 + 0.7 * rng.beta(2.0, 1.5))
+    return 0.3 + 0.7 * draws.beta_2_1_5()
 
 
-def sample_aus(probs: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
-    """AU intensities: each AU fires with its probability, or spuriously (weakly)."""
-    n = len(probs)
-    fired = rng.random(n) < probs
-    spurious = rng.random(n) < SPURIOUS_RATE
-    base = np.where(fired, strength, rng.uniform(0.15, 0.6, n))
-    intensity = np.clip(base * np.exp(rng.normal(0.0, INTENSITY_JITTER, n)), MIN_INTENSITY, 1.0)
+def sample_aus(probs: np.ndarray, strength: np.ndarray, draws: Draws) -> np.ndarray:
+    """(N, 17) AU intensities: each AU fires with its probability (row of `probs`), or
+    spuriously (weakly)."""
+    n = probs.shape[1]
+    fired = draws.uniform(n) < probs
+    spurious = draws.uniform(n) < SPURIOUS_RATE
+    base = np.where(fired, strength[:, None], draws.uniform(n, 0.15, 0.6))
+    intensity = np.clip(base * np.exp(draws.normal(n, 0.0, INTENSITY_JITTER)), MIN_INTENSITY, 1.0)
     return np.where(fired | spurious, intensity, 0.0).astype(np.float32)
 
 
-def sample_va(centroid: tuple[float, float], strength: float, rng: np.random.Generator) -> tuple[float, float]:
-    """Valence/arousal around the centroid, pulled towards the origin for weak expressions."""
+def sample_va(centroids: np.ndarray, strength: np.ndarray, draws: Draws) -> tuple[np.ndarray, np.ndarray]:
+    """Valence/arousal around (N, 2) centroids, pulled towards the origin for weak expressions."""
     reach = 0.4 + 0.6 * strength
-    v, a = np.asarray(centroid) * reach + rng.normal(0.0, VA_SPREAD, 2)
-    return clamp(v, -1.0, 1.0), clamp(a, -1.0, 1.0)
+    va = np.clip(centroids * reach[:, None] + draws.normal(2, 0.0, VA_SPREAD), -1.0, 1.0)
+    return va[:, 0], va[:, 1]
 
 
-def sample_expression(expr: int, rng: np.random.Generator, table: str = AU_TABLE) -> AffectSample:
-    """AUs and VA of a basic expression (index into EXPRESSIONS)."""
-    strength = 0.0 if EXPRESSIONS[expr] == "neutral" else sample_strength(rng)
-    aus = sample_aus(expression_au_probabilities(table)[expr], strength, rng)
-    v, a = sample_va(VA_CENTROIDS[EXPRESSIONS[expr]], strength, rng)
-    return AffectSample(expr, -1, strength, aus, v, a)
+_CENTROIDS = np.array([VA_CENTROIDS[e] for e in EXPRESSIONS])
+_NEUTRAL = EXPRESSIONS.index("neutral")
 
 
-def sample_compound(index: int, rng: np.random.Generator) -> AffectSample:
-    """AUs and VA of a compound class; its VA centroid is the mean of its components'."""
-    _, components, probs = compound_table()[index]
-    strength = sample_strength(rng)
-    aus = sample_aus(probs, strength, rng)
-    centroid = tuple(np.mean([VA_CENTROIDS[c] for c in components], axis=0))
-    v, a = sample_va(centroid, strength, rng)
-    return AffectSample(-1, index, strength, aus, v, a)
+def sample_expressions(expr: np.ndarray, draws: Draws, table: str = AU_TABLE) -> AffectBatch:
+    """AUs and VA of basic expressions (indices into EXPRESSIONS), one image per entry."""
+    expr = np.asarray(expr, np.int64)
+    strength = np.where(expr == _NEUTRAL, 0.0, sample_strength(draws))
+    aus = sample_aus(expression_au_probabilities(table)[expr], strength, draws)
+    v, a = sample_va(_CENTROIDS[expr], strength, draws)
+    return AffectBatch(expr, np.full_like(expr, -1), strength, aus, v, a)
+
+
+@lru_cache(maxsize=1)
+def _compound_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """(15, 17) p(AU on) and (15, 2) VA centroids (the mean of the components') of the compounds."""
+    rows = compound_table()
+    probs = np.stack([p for _, _, p in rows])
+    centroids = np.array([np.mean([VA_CENTROIDS[c] for c in comps], axis=0) for _, comps, _ in rows])
+    return probs, centroids
+
+
+def sample_compounds(index: np.ndarray, draws: Draws) -> AffectBatch:
+    """AUs and VA of compound classes (indices into COMPOUND_CLASSES), one image per entry."""
+    index = np.asarray(index, np.int64)
+    probs, centroids = _compound_arrays()
+    strength = sample_strength(draws)
+    aus = sample_aus(probs[index], strength, draws)
+    v, a = sample_va(centroids[index], strength, draws)
+    return AffectBatch(np.full_like(index, -1), index, strength, aus, v, a)

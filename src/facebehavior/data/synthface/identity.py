@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facebehavior.data.synthface.canvas import mix
-from facebehavior.data.synthface.draws import clamp, pick
+from facebehavior.data.synthface.draws import Draws, clamp, pick
 from facebehavior.data.synthface.params import SYNTH_ATTRIBUTES, FaceShape, Wear
+from facebehavior.labels import AUS
 
 SKIN_PALETTE = ((244, 212, 190), (222, 170, 135), (176, 120, 85), (105, 68, 45))
 HAIR_COLORS = {"black": (30, 24, 22), "brown": (95, 62, 38), "blond": (205, 170, 105),
@@ -110,31 +111,63 @@ def sample_identity(rng: np.random.Generator, skin_shift: float = 0.0) -> Identi
     return Identity(_shape(rng, tr, skin_t, hair, hair_name, age), tr, hair_name, beard, propensity)
 
 
-def sample_wear(identity: Identity, rng: np.random.Generator) -> Wear:
-    """What this image shows, drawn from the identity's propensities."""
-    p = identity.propensity
-    draw = {k: bool(rng.random() < v) for k, v in p.items() if k != "smile"}
-    return Wear(
-        glasses=draw["Eyeglasses"], sunglasses=draw["Eyeglasses"] and rng.random() < 0.1,
-        frame_color=tuple(int(c) for c in rng.integers(10, 120, 3)),
-        hat=draw["Wearing_Hat"], hat_color=tuple(int(c) for c in rng.integers(20, 230, 3)),
-        earrings=draw["Wearing_Earrings"], lipstick=draw["Wearing_Lipstick"], bangs=draw["Bangs"],
-        beard=identity.beard_style if draw["beard"] else "", rosy=draw["Rosy_Cheeks"],
-    )
+_WORN = ("Eyeglasses", "Wearing_Hat", "Wearing_Earrings", "Wearing_Lipstick", "Bangs", "Rosy_Cheeks", "beard")
 
 
-def attributes(identity: Identity, wear: Wear, aus_on: dict[int, bool], blur: float) -> dict[str, int]:
-    """The SYNTH_ATTRIBUTES labels of one image (0/1)."""
-    bald = identity.shape.hair == "bald"
-    hair = {f"{name.capitalize()}_Hair": int(identity.hair_name == name and not bald)
-            for name in ("black", "blond", "brown", "gray")}
-    values = {
-        **{k: int(v) for k, v in identity.traits.items()}, **hair, "Bald": int(bald),
-        "Bangs": int(wear.bangs), "Eyeglasses": int(wear.glasses),
-        "No_Beard": int(wear.beard == ""), "Mustache": int(wear.beard in ("mustache", "full")),
-        "Goatee": int(wear.beard in ("goatee", "full")), "Wearing_Hat": int(wear.hat),
-        "Wearing_Earrings": int(wear.earrings), "Wearing_Lipstick": int(wear.lipstick),
-        "Rosy_Cheeks": int(wear.rosy), "Smiling": int(aus_on[12]),
-        "Mouth_Slightly_Open": int(aus_on[25] and not aus_on[26]), "Blurry": int(blur > BLURRY),
+@dataclass
+class WearBatch:
+    """What N images show (one row each), drawn from their identities' propensities."""
+
+    glasses: np.ndarray       # (N,) bool
+    sunglasses: np.ndarray
+    frame_color: np.ndarray   # (N, 3) int
+    hat: np.ndarray
+    hat_color: np.ndarray
+    earrings: np.ndarray
+    lipstick: np.ndarray
+    bangs: np.ndarray
+    beard: list[str]          # "" | mustache | goatee | full
+    rosy: np.ndarray
+
+    def wear(self, i: int) -> Wear:
+        """Image i's `Wear`, as the renderer takes it."""
+        return Wear(glasses=bool(self.glasses[i]), sunglasses=bool(self.sunglasses[i]),
+                    frame_color=tuple(self.frame_color[i].tolist()), hat=bool(self.hat[i]),
+                    hat_color=tuple(self.hat_color[i].tolist()), earrings=bool(self.earrings[i]),
+                    lipstick=bool(self.lipstick[i]), bangs=bool(self.bangs[i]), beard=self.beard[i],
+                    rosy=bool(self.rosy[i]))
+
+
+def sample_wear(identities: list[Identity], draws: Draws) -> WearBatch:
+    """What each image shows (one identity per image), drawn from the identity's propensities."""
+    propensity = np.array([[ident.propensity[k] for k in _WORN] for ident in identities])
+    draw = draws.uniform(len(_WORN)) < propensity
+    worn = dict(zip(_WORN, draw.T))
+    sunglasses = worn["Eyeglasses"] & (draws.uniform() < 0.1)
+    frame, hat = draws.integers(10, 120, 3), draws.integers(20, 230, 3)
+    beard = [ident.beard_style if on else "" for ident, on in zip(identities, worn["beard"].tolist())]
+    return WearBatch(glasses=worn["Eyeglasses"], sunglasses=sunglasses, frame_color=frame, hat=worn["Wearing_Hat"],
+                     hat_color=hat, earrings=worn["Wearing_Earrings"], lipstick=worn["Wearing_Lipstick"],
+                     bangs=worn["Bangs"], beard=beard, rosy=worn["Rosy_Cheeks"])
+
+
+_HAIRS = ("black", "blond", "brown", "gray")
+
+
+def attributes(identities: list[Identity], wear: WearBatch, aus: np.ndarray, blur: np.ndarray) -> np.ndarray:
+    """(N, len(SYNTH_ATTRIBUTES)) 0/1 labels of N images (AU intensities in `AUS` order)."""
+    bald = np.array([ident.shape.hair == "bald" for ident in identities])
+    hair = np.array([[ident.hair_name == name for name in _HAIRS] for ident in identities]) & ~bald[:, None]
+    beard = np.array(wear.beard, dtype=object)
+    on = {au: aus[:, j] > 0 for j, au in enumerate(AUS)}
+    columns = {
+        **{k: np.array([ident.traits[k] for ident in identities]) for k in identities[0].traits},
+        **{f"{name.capitalize()}_Hair": hair[:, k] for k, name in enumerate(_HAIRS)}, "Bald": bald,
+        "Bangs": wear.bangs, "Eyeglasses": wear.glasses,
+        "No_Beard": beard == "", "Mustache": (beard == "mustache") | (beard == "full"),
+        "Goatee": (beard == "goatee") | (beard == "full"), "Wearing_Hat": wear.hat,
+        "Wearing_Earrings": wear.earrings, "Wearing_Lipstick": wear.lipstick,
+        "Rosy_Cheeks": wear.rosy, "Smiling": on[12],
+        "Mouth_Slightly_Open": on[25] & ~on[26], "Blurry": np.asarray(blur) > BLURRY,
     }
-    return {name: values[name] for name in SYNTH_ATTRIBUTES}
+    return np.stack([np.asarray(columns[name], bool) for name in SYNTH_ATTRIBUTES], axis=1).astype(np.int8)

@@ -6,14 +6,48 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from facebehavior.data.synthface.draws import clamp
+from facebehavior.data.synthface.draws import Draws
 from facebehavior.data.synthface.params import Nuisance, Occluder
 
 
-def _background(rng: np.random.Generator) -> tuple[int, int, int]:
-    """A muted scene colour: a grey level with a mild tint."""
-    grey = rng.uniform(50, 200)
-    return tuple(int(clamp(grey + t, 0, 255)) for t in rng.normal(0, 22, 3).tolist())
+def _background(draws: Draws) -> np.ndarray:
+    """(N, 3) muted scene colours: a grey level with a mild tint."""
+    grey = draws.uniform(None, 50, 200)
+    return np.clip(grey[:, None] + draws.normal(3, 0, 22), 0, 255).astype(np.int64)
+
+
+@dataclass
+class NuisanceBatch:
+    """Pose and imaging conditions of N images: one array entry (or row) per image."""
+
+    roll: np.ndarray
+    yaw: np.ndarray
+    scale: np.ndarray
+    shift: np.ndarray          # (N, 2)
+    brightness: np.ndarray
+    contrast: np.ndarray
+    light_angle: np.ndarray
+    light: np.ndarray
+    blur: np.ndarray
+    noise: np.ndarray
+    noise_seed: np.ndarray
+    background: np.ndarray     # (N, 3)
+    occluded: np.ndarray       # (N,) bool
+    occluder: dict[str, np.ndarray]
+
+    def nuisance(self, i: int) -> Nuisance:
+        """Image i's `Nuisance`, as the renderer takes it."""
+        occ = None
+        if self.occluded[i]:
+            o = {k: v[i] for k, v in self.occluder.items()}
+            occ = Occluder(x=float(o["x"]), y=float(o["y"]), rx=float(o["rx"]), ry=float(o["ry"]),
+                           angle=float(o["angle"]), color=tuple(o["color"].tolist()), box=bool(o["box"]))
+        return Nuisance(roll=float(self.roll[i]), yaw=float(self.yaw[i]), scale=float(self.scale[i]),
+                        shift=(float(self.shift[i, 0]), float(self.shift[i, 1])),
+                        brightness=float(self.brightness[i]), contrast=float(self.contrast[i]),
+                        light_angle=float(self.light_angle[i]), light=float(self.light[i]),
+                        blur=float(self.blur[i]), noise=float(self.noise[i]), noise_seed=int(self.noise_seed[i]),
+                        background=tuple(self.background[i].tolist()), occluder=occ)
 
 
 @dataclass(frozen=True)
@@ -35,23 +69,22 @@ class NuisanceProfile:
     def describe(self) -> dict:
         return asdict(self)
 
-    def sample(self, rng: np.random.Generator) -> Nuisance:
-        occluder = None
-        if rng.random() < self.occlusion:
-            hand = rng.random() < 0.5
-            color = tuple(int(c) for c in (rng.integers(120, 235, 3) if hand else rng.integers(20, 235, 3)))
-            occluder = Occluder(x=rng.uniform(-0.5, 0.5), y=rng.uniform(-0.3, 0.9), rx=rng.uniform(0.15, 0.4),
-                                ry=rng.uniform(0.12, 0.35), angle=rng.uniform(0, np.pi), color=color, box=not hand)
-        return Nuisance(
-            roll=clamp(rng.normal(0, self.roll_std), -3 * self.roll_std, 3 * self.roll_std),
-            yaw=clamp(rng.normal(0, self.yaw_std), -0.8, 0.8),
-            scale=rng.uniform(*self.scale),
-            shift=(float(rng.normal(0, self.shift_std)), float(rng.normal(0, self.shift_std))),
-            brightness=clamp(rng.normal(*self.brightness), 0.4, 1.5),
-            contrast=rng.uniform(*self.contrast),
-            light_angle=rng.uniform(0, 2 * np.pi), light=rng.uniform(0, self.light),
-            blur=rng.uniform(*self.blur), noise=rng.uniform(*self.noise),
-            noise_seed=int(rng.integers(2 ** 31)),
-            background=_background(rng),
-            occluder=occluder,
+    def sample(self, draws: Draws) -> NuisanceBatch:
+        """Draw the conditions of every image of `draws` (the same draws whatever is kept)."""
+        occluded = draws.uniform() < self.occlusion
+        hand = draws.uniform() < 0.5  # a hand (skin-like colours, an ellipse) or an object (a box)
+        color = np.where(hand[:, None], draws.integers(120, 235, 3), draws.integers(20, 235, 3))
+        occluder = {"x": draws.uniform(None, -0.5, 0.5), "y": draws.uniform(None, -0.3, 0.9),
+                    "rx": draws.uniform(None, 0.15, 0.4), "ry": draws.uniform(None, 0.12, 0.35),
+                    "angle": draws.uniform(None, 0, np.pi), "color": color, "box": ~hand}
+        roll = np.clip(draws.normal(None, 0, self.roll_std), -3 * self.roll_std, 3 * self.roll_std)
+        return NuisanceBatch(
+            roll=roll, yaw=np.clip(draws.normal(None, 0, self.yaw_std), -0.8, 0.8),
+            scale=draws.uniform(None, *self.scale), shift=draws.normal(2, 0, self.shift_std),
+            brightness=np.clip(draws.normal(None, *self.brightness), 0.4, 1.5),
+            contrast=draws.uniform(None, *self.contrast),
+            light_angle=draws.uniform(None, 0, 2 * np.pi), light=draws.uniform(None, 0, self.light),
+            blur=draws.uniform(None, *self.blur), noise=draws.uniform(None, *self.noise),
+            noise_seed=draws.integers(0, 2 ** 31), background=_background(draws),
+            occluded=occluded, occluder=occluder,
         )

@@ -1,8 +1,10 @@
-"""One image of a synthetic database: its parameters and ground truth, from (seed, database, index).
+"""The images of a synthetic database: parameters and ground truth, from (seed, database, index).
 
-Every image has its own random stream, seeded by (preset seed, database name, image index), and
-every subject one seeded by (preset seed, database name, subject index). Results therefore do
-not depend on how images are spread over worker processes, or in which order they are made.
+Images are sampled in chunks (`sample_batch`), vectorised: every image has its own counter-based
+random stream (`Draws`, keyed by preset seed and database name, indexed by the image index), and
+every subject its own NumPy stream seeded by (preset seed, database name, subject index). Results
+therefore do not depend on how images are spread over chunks or worker processes, or in which
+order they are made; `make_sample` is a chunk of one.
 """
 
 from __future__ import annotations
@@ -13,49 +15,54 @@ from functools import lru_cache
 
 import numpy as np
 
-from facebehavior.data.synthface.affect import COMPOUND_CLASSES, AffectSample, sample_compound, sample_expression
-from facebehavior.data.synthface.draws import pick
-from facebehavior.data.synthface.identity import Identity, attributes, sample_identity, sample_wear
-from facebehavior.data.synthface.params import FaceParams
+from facebehavior.data.synthface.affect import (COMPOUND_CLASSES, AffectBatch, ImageAffect, sample_compounds,
+                                                sample_expressions)
+from facebehavior.data.synthface.draws import Draws, stream_key
+from facebehavior.data.synthface.identity import Identity, WearBatch, attributes, sample_identity, sample_wear
+from facebehavior.data.synthface.nuisance import NuisanceBatch
+from facebehavior.data.synthface.params import SYNTH_ATTRIBUTES, FaceParams
 from facebehavior.data.synthface.presets import DatabaseSpec
-from facebehavior.labels import AUS, EXPRESSIONS
+from facebehavior.labels import EXPRESSIONS
 
 STREAM_IMAGE, STREAM_SUBJECT = 0, 1
 SMILE_GAIN = 2.0              # how much an identity's smile propensity tilts its expressions
+_HAPPINESS = EXPRESSIONS.index("happiness")
 
 
 @dataclass
 class SynthSample:
+    """One image: what it is rendered from and its ground truth."""
+
     params: FaceParams
     split: str
     subject: int
-    affect: AffectSample
+    affect: ImageAffect
     attributes: dict[str, int]
 
 
-_PCG_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645
-_MASK_128 = (1 << 128) - 1
-_GENERATORS = {STREAM_IMAGE: np.random.Generator(np.random.PCG64()),
-               STREAM_SUBJECT: np.random.Generator(np.random.PCG64())}
+@dataclass
+class SampleBatch:
+    """Images [start, start + N) of a database: one entry (or row) per image."""
 
+    start: int
+    split: list[str]
+    subject: np.ndarray
+    identities: list[Identity]
+    affect: AffectBatch
+    wear: WearBatch
+    nuisance: NuisanceBatch
+    attributes: np.ndarray    # (N, len(SYNTH_ATTRIBUTES)) 0/1
 
-def _pcg64_state(seq: np.random.SeedSequence) -> dict:
-    """The state `PCG64(seq)` starts in (NumPy's pcg64_set_seed), without building a new PCG64."""
-    v = seq.generate_state(4, np.uint64).tolist()
-    inc = (((v[2] << 64 | v[3]) << 1) | 1) & _MASK_128
-    state = ((inc + (v[0] << 64 | v[1])) * _PCG_MULTIPLIER + inc) & _MASK_128
-    return {"bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0, "uinteger": 0}
+    def __len__(self) -> int:
+        return len(self.split)
 
+    def params(self, i: int) -> FaceParams:
+        """What image i is rendered from."""
+        return FaceParams(self.identities[i].shape, self.wear.wear(i), self.affect.aus[i], self.nuisance.nuisance(i))
 
-def _stream(seed: int, database: str, kind: int, index: int) -> np.random.Generator:
-    """`default_rng(SeedSequence([seed, crc32(database), kind, index]))`, the same numbers.
-
-    Building a Generator per image is a sizeable share of sampling it, so one per stream kind is
-    reseeded in place: a returned generator is valid until the next `_stream` call of the same kind.
-    """
-    rng = _GENERATORS[kind]
-    rng.bit_generator.state = _pcg64_state(np.random.SeedSequence([seed, _crc(database), kind, index]))
-    return rng
+    def sample(self, i: int) -> SynthSample:
+        return SynthSample(self.params(i), self.split[i], int(self.subject[i]), self.affect.image(i),
+                           dict(zip(SYNTH_ATTRIBUTES, self.attributes[i].tolist())))
 
 
 @lru_cache(maxsize=64)
@@ -65,47 +72,55 @@ def _crc(database: str) -> int:
 
 @lru_cache(maxsize=4096)
 def subject_identity(seed: int, database: str, subject: int, skin_shift: float) -> Identity:
-    return sample_identity(_stream(seed, database, STREAM_SUBJECT, subject), skin_shift)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, _crc(database), STREAM_SUBJECT, subject]))
+    return sample_identity(rng, skin_shift)
 
 
-def locate(spec: DatabaseSpec, index: int) -> tuple[str, int]:
-    """(split, position within the split) of a database-wide image index; splits come in order."""
-    for split, n in spec.sizes.items():
-        if index < n:
-            return split, index
-        index -= n
-    raise IndexError(f"{spec.name}: image index beyond its {sum(spec.sizes.values())} images")
+def _splits(spec: DatabaseSpec, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(split number in `spec.sizes` order, position within the split) of each image index."""
+    ends = np.cumsum(list(spec.sizes.values()))
+    if len(indices) and not 0 <= indices.min() <= indices.max() < ends[-1]:
+        raise IndexError(f"{spec.name}: image index beyond its {ends[-1]} images")
+    which = np.searchsorted(ends, indices, side="right")
+    return which, indices - np.concatenate([[0], ends])[which]
 
 
-def _subject(spec: DatabaseSpec, split: str, position: int, rng: np.random.Generator) -> int:
+def _subjects(spec: DatabaseSpec, which: np.ndarray, position: np.ndarray, draws: Draws) -> np.ndarray:
+    u = draws.uniform()  # drawn for every database, so the draws after it keep their meaning
+    counts = np.array([spec.subjects[name] for name in spec.sizes])
     if spec.role == "identity":  # the same identities in every split, round robin
-        return position % spec.subjects[split]
-    offset = 0
-    for name, n in spec.subjects.items():  # disjoint subjects per split (subject-independent)
-        if name == split:
-            return offset + int(rng.integers(n))
-        offset += n
-    raise KeyError(split)
+        return position % counts[which]
+    # disjoint subjects per split (subject-independent), numbered in `spec.subjects` order
+    offsets = dict(zip(spec.subjects, np.concatenate([[0], np.cumsum(list(spec.subjects.values()))]).tolist()))
+    first = np.array([offsets[name] for name in spec.sizes])
+    return first[which] + np.floor(u * counts[which]).astype(np.int64)
 
 
-def _affect(spec: DatabaseSpec, split: str, position: int, ident: Identity, rng) -> AffectSample:
+def _affect(spec: DatabaseSpec, which, position, identities: list[Identity], draws: Draws) -> AffectBatch:
     if spec.role == "compound":  # classes in turn: a balanced set
-        return sample_compound(position % len(COMPOUND_CLASSES), rng)
-    prior = np.asarray(spec.prior_for(split), float)
+        return sample_compounds(position % len(COMPOUND_CLASSES), draws)
+    priors = np.array([spec.prior_for(name) for name in spec.sizes], float)[which]
     if spec.role == "identity":  # some people smile more than others
-        prior = prior * np.where(np.array(EXPRESSIONS) == "happiness", SMILE_GAIN * ident.propensity["smile"], 1.0)
-    return sample_expression(pick(rng, prior), rng)
+        priors[:, _HAPPINESS] *= SMILE_GAIN * np.array([ident.propensity["smile"] for ident in identities])
+    return sample_expressions(draws.choice(priors), draws)
+
+
+def sample_batch(spec: DatabaseSpec, seed: int, start: int, stop: int) -> SampleBatch:
+    """Parameters and ground truth of images [start, stop) of `spec` (deterministic)."""
+    indices = np.arange(start, stop, dtype=np.int64)
+    draws = Draws(stream_key(seed, _crc(spec.name), STREAM_IMAGE), indices)
+    which, position = _splits(spec, indices)
+    subject = _subjects(spec, which, position, draws)
+    shift = spec.nuisance.skin_shift
+    identities = [subject_identity(seed, spec.name, s, shift) for s in subject.tolist()]
+    affect = _affect(spec, which, position, identities, draws)
+    wear = sample_wear(identities, draws)
+    nuisance = spec.nuisance.sample(draws)
+    names = list(spec.sizes)
+    return SampleBatch(start, [names[k] for k in which.tolist()], subject, identities, affect, wear, nuisance,
+                       attributes(identities, wear, affect.aus, nuisance.blur))
 
 
 def make_sample(spec: DatabaseSpec, seed: int, index: int) -> SynthSample:
-    """Parameters and ground truth of image `index` of `spec` (deterministic)."""
-    rng = _stream(seed, spec.name, STREAM_IMAGE, index)
-    split, position = locate(spec, index)
-    subject = _subject(spec, split, position, rng)
-    ident = subject_identity(seed, spec.name, subject, spec.nuisance.skin_shift)
-    affect = _affect(spec, split, position, ident, rng)
-    wear = sample_wear(ident, rng)
-    nuisance = spec.nuisance.sample(rng)
-    on = {au: a > 0 for au, a in zip(AUS, affect.aus.tolist())}
-    attrs = attributes(ident, wear, on, nuisance.blur)
-    return SynthSample(FaceParams(ident.shape, wear, affect.aus, nuisance), split, subject, affect, attrs)
+    """Parameters and ground truth of image `index` of `spec` (the same as in any batch)."""
+    return sample_batch(spec, seed, index, index + 1).sample(0)

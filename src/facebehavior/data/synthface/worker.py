@@ -2,7 +2,7 @@
 
 Kept apart from `generate` so that spawned workers import only NumPy, OpenCV and the
 renderer (not pandas), which halves their start-up time. A chunk's faces are rendered as one
-batch (`render_faces`), and its manifest and truth rows come back as CSV text, so that the
+batch (`sample_batch`, `render_faces`), and its manifest and truth rows come back as CSV text, so that the
 parent process only joins text (building DataFrames of every row cost it more than a worker's
 share of the rendering).
 """
@@ -13,87 +13,94 @@ import csv
 import io
 from pathlib import Path
 
-from facebehavior.data.synthface import affect as affect_process
-from facebehavior.data.synthface.png import write_png
+import numpy as np
+
+from facebehavior.data.synthface.affect import COMPOUND_CLASSES
+from facebehavior.data.synthface.params import SYNTH_ATTRIBUTES
+from facebehavior.data.synthface.png import encode_pngs, write_file
 from facebehavior.data.synthface.presets import DatabaseSpec
 from facebehavior.data.synthface.render import render_faces
-from facebehavior.data.synthface.sample import SynthSample, make_sample
+from facebehavior.data.synthface.sample import SampleBatch, sample_batch
 from facebehavior.labels import AU_NAMES, AUS, EXPRESSIONS
 
 
-def labels(spec: DatabaseSpec, s: SynthSample) -> dict:
-    """Manifest label columns: what this database annotates, null elsewhere."""
-    a = s.affect
+def _rounded(values, digits: int) -> list[float]:
+    return np.round(np.asarray(values, float), digits).tolist()
+
+
+def _head(spec: DatabaseSpec, batch: SampleBatch) -> dict[str, list]:
+    n = len(batch)
+    return {"path": [f"images/{i:06d}.png" for i in range(batch.start, batch.start + n)],
+            "database": [spec.name] * n, "split": batch.split,
+            "subject": [f"{spec.name}/s{s:04d}" for s in batch.subject.tolist()]}
+
+
+def label_columns(spec: DatabaseSpec, batch: SampleBatch) -> dict[str, list]:
+    """Manifest label columns: what this database annotates, None (empty) elsewhere."""
+    n, a = len(batch), batch.affect
     if spec.role == "identity":
-        return {"identity": s.subject, **s.attributes}
-    annotated = set(spec.au_subset or AUS) if "au" in spec.tasks else set()
-    row = {"expr": a.expr if "expr" in spec.tasks else None}
+        return {"identity": batch.subject.tolist(), **dict(zip(SYNTH_ATTRIBUTES, batch.attributes.T.tolist()))}
+    missing = [None] * n
+    columns = {"expr": a.expr.tolist() if "expr" in spec.tasks else missing}
     if spec.role == "compound":
-        row["compound"] = a.compound
-    for j, au in enumerate(AUS):
-        row[AU_NAMES[j]] = int(a.aus[j] > 0) if au in annotated else None
+        columns["compound"] = a.compound.tolist()
+    annotated = set(spec.au_subset or AUS) if "au" in spec.tasks else set()
+    on = (a.aus > 0).astype(np.int8).T.tolist()
+    columns.update({name: on[j] if au in annotated else missing for j, (au, name) in enumerate(zip(AUS, AU_NAMES))})
     va = "va" in spec.tasks
-    row.update(valence=round(a.valence, 4) if va else None, arousal=round(a.arousal, 4) if va else None)
-    return row
+    columns.update(valence=_rounded(a.valence, 4) if va else missing, arousal=_rounded(a.arousal, 4) if va else missing)
+    return columns
 
 
-def truth(s: SynthSample) -> dict:
-    """Everything known about an image: latent expression, AU intensities, VA, attributes, nuisance."""
-    a, nz = s.affect, s.params.nuisance
-    row = {"latent_expr": EXPRESSIONS[a.expr] if a.expr >= 0 else "",
-           "compound_name": affect_process.COMPOUND_CLASSES[a.compound] if a.compound >= 0 else "",
-           "strength": round(a.strength, 4)}
-    row.update({f"{name}_intensity": round(v, 4) for name, v in zip(AU_NAMES, a.aus.tolist())})
-    row.update(valence=round(a.valence, 4), arousal=round(a.arousal, 4), **s.attributes)
-    row.update(roll=round(nz.roll, 2), yaw=round(nz.yaw, 3), scale=round(nz.scale, 3),
-               brightness=round(nz.brightness, 3), contrast=round(nz.contrast, 3), light=round(nz.light, 3),
-               blur=round(nz.blur, 3), noise=round(nz.noise, 3), occluded=int(nz.occluder is not None))
-    return row
+def truth_columns(batch: SampleBatch) -> dict[str, list]:
+    """Everything known about the images: latent expression, AU intensities, VA, attributes, nuisance."""
+    a, nz = batch.affect, batch.nuisance
+    columns = {"latent_expr": [EXPRESSIONS[e] if e >= 0 else "" for e in a.expr.tolist()],
+               "compound_name": [COMPOUND_CLASSES[c] if c >= 0 else "" for c in a.compound.tolist()],
+               "strength": _rounded(a.strength, 4)}
+    columns.update({f"{name}_intensity": col for name, col in zip(AU_NAMES, np.round(a.aus.T.astype(float), 4).tolist())})
+    columns.update(valence=_rounded(a.valence, 4), arousal=_rounded(a.arousal, 4),
+                   **dict(zip(SYNTH_ATTRIBUTES, batch.attributes.T.tolist())))
+    columns.update(roll=_rounded(nz.roll, 2), **{k: _rounded(getattr(nz, k), 3) for k in ("yaw", "scale", "brightness",
+                   "contrast", "light", "blur", "noise")}, occluded=nz.occluded.astype(np.int8).tolist())
+    return columns
 
 
-def _render(spec: DatabaseSpec, seed: int, size: int, folder: str, start: int, stop: int) -> list[SynthSample]:
+def _render(spec: DatabaseSpec, seed: int, size: int, folder: str, start: int, stop: int) -> SampleBatch:
     """Sample images [start, stop), write their PNGs under `folder`/images; return the samples."""
     images = Path(folder) / "images"
     images.mkdir(parents=True, exist_ok=True)
-    samples = [make_sample(spec, seed, index) for index in range(start, stop)]
-    faces = render_faces([s.params for s in samples], size)
-    for index, face in zip(range(start, stop), faces):
-        write_png(images / f"{index:06d}.png", face)
-    return samples
+    batch = sample_batch(spec, seed, start, stop)
+    faces = render_faces([batch.params(i) for i in range(len(batch))], size)
+    for index, data in zip(range(start, stop), encode_pngs(faces)):
+        write_file(images / f"{index:06d}.png", data)
+    return batch
 
 
-def _rows(spec: DatabaseSpec, samples: list[SynthSample], start: int) -> tuple[list[dict], list[dict]]:
-    rows, truths = [], []
-    for index, s in enumerate(samples, start):
-        head = {"path": f"images/{index:06d}.png", "database": spec.name, "split": s.split,
-                "subject": f"{spec.name}/s{s.subject:04d}"}
-        rows.append({**head, **labels(spec, s)})
-        truths.append({**head, **truth(s)})
-    return rows, truths
-
-
-def render_chunk(job: tuple) -> tuple[str, list[dict], list[dict]]:
-    """Render images [start, stop) of one database to PNG; return their manifest and truth rows."""
+def render_chunk(job: tuple) -> tuple[dict[str, list], dict[str, list]]:
+    """Render images [start, stop) of one database to PNG; return their manifest and truth columns."""
     spec, seed, size, folder, start, stop = job
-    return (spec.name, *_rows(spec, _render(spec, seed, size, folder, start, stop), start))
+    batch = _render(spec, seed, size, folder, start, stop)
+    head = _head(spec, batch)
+    return {**head, **label_columns(spec, batch)}, {**head, **truth_columns(batch)}
 
 
-def _csv(rows: list[dict]) -> tuple[str, str]:
+def _csv(columns: dict[str, list]) -> tuple[str, str]:
     """(header line, body lines) as pandas' `to_csv` writes them: None empty, floats by repr."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(rows[0].keys())
+    writer.writerow(columns)
     header = text.getvalue()
-    writer.writerows(row.values() for row in rows)
+    writer.writerows(zip(*columns.values()))
     return header, text.getvalue()[len(header):]
 
 
 def render_chunk_csv(job: tuple) -> tuple[str, int, int, tuple[str, str], tuple[str, str]]:
-    """`render_chunk` with the rows as CSV: (database, start, count, (manifest header, lines),
+    """`render_chunk` with the columns as CSV: (database, start, count, (manifest header, lines),
     (truth header, lines))."""
-    spec, seed, size, folder, start, stop = job
-    rows, truths = _rows(spec, _render(spec, seed, size, folder, start, stop), start)
-    return spec.name, start, len(rows), _csv(rows), _csv(truths)
+    spec, _, _, _, start, stop = job
+    manifest, truth = render_chunk(job)
+    return spec.name, start, stop - start, _csv(manifest), _csv(truth)
 
 
 def init_process() -> None:

@@ -1,6 +1,6 @@
 """SynthFace generation speed: sampling, rendering, PNG encoding, files, and whole presets end to end.
 
-    .venv/bin/python benchmarks/bench_synth.py [--images 1000] [--scale 0.2] [--no-cli]
+    .venv/bin/python benchmarks/bench_synth.py [--images 1000] [--scale 1.0] [--no-cli]
         [--out benchmarks/results/bench_synth.json]
 
 Stage rows are CPU time of one process (`time.process_time`, best of 3 rounds, so other load on
@@ -48,8 +48,13 @@ def _synthface():
                            version=generate.SYNTHFACE_VERSION, encode_png=png.encode_png,
                            preset_databases=presets.preset_databases, make_sample=sample.make_sample,
                            render_face=render.render_face,
-                           # None in SynthFace 1.x (run this script from an older checkout to compare)
-                           render_faces=getattr(render, "render_faces", None))
+                           clear_identities=sample.subject_identity.cache_clear,
+                           # None in older versions (run this script from an older checkout to compare):
+                           # render_faces before 2.0, sample_batch and encode_pngs before 3.0
+                           render_faces=getattr(render, "render_faces", None),
+                           sample_batch=getattr(sample, "sample_batch", None),
+                           encode_pngs=getattr(png, "encode_pngs", None),
+                           compressor="isal" if getattr(png, "isal_zlib", None) is not None else "zlib")
 
 
 def cpu_rate(work, count: int, rounds: int = 3) -> float:
@@ -68,10 +73,21 @@ def stage_rows(images: int, scratch: Path) -> list[dict]:
     indices = [(specs[i % len(specs)], i // len(specs)) for i in range(images)]  # every database's look
 
     def sample():
+        sf.clear_identities()  # every round samples its subjects' identities, as a new preset does
         return [sf.make_sample(spec, 0, i) for spec, i in indices]
 
     params = [s.params for s in sample()]
-    rows = [{"stage": "make_sample (parameters + ground truth)", "size": "-", "images_per_s": cpu_rate(sample, images)}]
+    rows = [{"stage": "make_sample (parameters + ground truth, one image)", "size": "-",
+             "images_per_s": cpu_rate(sample, images)}]
+    if sf.sample_batch is not None:
+        per_db = -(-images // len(specs))
+
+        def sample_chunks():  # as the generator does: chunks of 200 images of one database
+            sf.clear_identities()
+            return [sf.sample_batch(spec, 0, a, min(a + 200, per_db)) for spec in specs for a in range(0, per_db, 200)]
+
+        rows.append({"stage": "sample_batch (chunks of 200)", "size": "-",
+                     "images_per_s": cpu_rate(sample_chunks, per_db * len(specs))})
     for size in (64, 112):
         if sf.render_faces is not None:
             rows.append({"stage": "render_faces (batched)", "size": size,
@@ -80,8 +96,12 @@ def stage_rows(images: int, scratch: Path) -> list[dict]:
     rows.append({"stage": "render_face (one call per face)", "size": 64,
                  "images_per_s": cpu_rate(lambda: [sf.render_face(p, 64) for p in few], len(few))})
     faces = [sf.render_face(p, 64) for p in params[:200]]
-    rows.append({"stage": "encode_png", "size": 64,
+    rows.append({"stage": f"encode_png (one image; {sf.compressor})", "size": 64,
                  "images_per_s": cpu_rate(lambda: [sf.encode_png(f) for f in faces], len(faces))})
+    if sf.encode_pngs is not None:
+        stacked = np.stack(faces)
+        rows.append({"stage": f"encode_pngs (a batch of 200; {sf.compressor})", "size": 64,
+                     "images_per_s": cpu_rate(lambda: sf.encode_pngs(stacked), len(faces))})
     rows.append({"stage": "create 8 KiB files in a new folder (this disk)", "size": "-",
                  "images_per_s": _file_rate(scratch / "files", len(faces), len(sf.encode_png(faces[0])))})
     return rows
@@ -137,8 +157,8 @@ def _print(result: dict, loads: list[float]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=1000, help="faces for the per-stage rows")
-    parser.add_argument("--scale", type=float, default=0.2, help="preset scale of the end-to-end rows "
-                        "(0.2 = `--quick`, 5,480 images)")
+    parser.add_argument("--scale", type=float, default=1.0, help="preset scale of the end-to-end rows "
+                        "(1 = the demo's preset, 27,400 images; 0.2 = `--quick`, 5,480)")
     parser.add_argument("--no-cli", action="store_true", help="skip the `facebehavior synth` rows")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_synth.json"))
     args = parser.parse_args()
@@ -161,7 +181,8 @@ def main() -> int:
             if key in row:
                 row[key] = round(row[key], 1 if key == "images_per_s" else 2)
     result = {
-        "generator_version": _synthface().version, "images": args.images, "scale": args.scale, "rows": rows,
+        "generator_version": _synthface().version, "png_compressor": _synthface().compressor,
+        "images": args.images, "scale": args.scale, "rows": rows,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
                     "platform": platform.platform(),
                     "load_average_1min_during": [round(x, 2) for x in loads]},

@@ -8,7 +8,8 @@ from PIL import Image
 
 from facebehavior.data.synthface import FaceParams, render_face
 from facebehavior.data.synthface.params import Nuisance
-from facebehavior.data.synthface.png import encode_png, write_png
+from facebehavior.data.synthface import png
+from facebehavior.data.synthface.png import encode_png, encode_pngs, write_png
 
 
 @pytest.mark.parametrize("level", [0, 1])
@@ -36,3 +37,18 @@ def test_rewriting_a_longer_file_leaves_no_old_bytes(tmp_path):
     image = render_face(FaceParams(), 32)
     write_png(path, image)
     assert path.read_bytes() == encode_png(image)
+
+
+def test_without_isal_zlib_writes_the_same_pixels(monkeypatch):
+    image = render_face(FaceParams(nuisance=Nuisance(noise=3.0, noise_seed=5)), 48)
+    monkeypatch.setattr(png, "isal_zlib", None)
+    data = encode_png(image)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), image)
+    assert len(data) < 0.8 * len(encode_png(image, 0))
+
+
+def test_a_batch_encodes_each_image_as_alone():
+    faces = np.stack([render_face(FaceParams(nuisance=Nuisance(noise=2.0, noise_seed=k)), 32) for k in range(3)])
+    assert encode_pngs(faces) == [encode_png(f) for f in faces]
+    with pytest.raises(ValueError, match="uint8"):
+        encode_pngs(faces[0])

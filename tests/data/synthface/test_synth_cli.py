@@ -21,6 +21,23 @@ def test_synth_command_generates_then_reuses(tmp_path, capsys):
     assert "skipping generation" in capsys.readouterr().out
 
 
+def test_synth_command_packs_shards_of_every_database(tmp_path, capsys):
+    from facebehavior.data.shards import iter_samples
+
+    out = tmp_path / "sf"
+    args = ["synth", "--preset", "identity", "--out", str(out), "--size", "32", "--scale", "0.01",
+            "--workers", "1", "--shards", "--shard-size", "50"]
+    assert main(args) == 0
+    index = json.loads((out / "synth_celeba" / "shards" / "index.json").read_text())
+    rows = (out / "synth_celeba" / "manifest.csv").read_text().splitlines()[1:]
+    assert index["total"] == len(rows) and index["skipped"] == 0
+    assert [s["count"] for s in index["shards"]] == [50] * (len(rows) // 50) + ([len(rows) % 50] if len(rows) % 50 else [])
+    image, meta = next(iter_samples(out / "synth_celeba" / "shards" / index["shards"][0]["name"]))
+    assert image.shape == (32, 32, 3) and meta["path"] == "images/000000.png"
+    assert "shard(s)" in capsys.readouterr().out
+    assert main(["synth", "--out", str(out), "--shard-size", "0"]) == 2
+
+
 def test_synth_command_reports_bad_size(tmp_path, capsys):
     assert main(["synth", "--out", str(tmp_path), "--size", "300"]) == 2
     assert "16..112" in capsys.readouterr().err

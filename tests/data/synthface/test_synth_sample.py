@@ -34,7 +34,8 @@ def test_an_images_draws_do_not_depend_on_its_chunk():
     key = stream_key(1, 2, 3)
     whole = Draws(key, np.arange(10))
     part = Draws(key, np.arange(4, 7))
-    for draw in (lambda d: d.uniform(5), lambda d: d.normal(3), lambda d: d.integers(0, 9, 2), lambda d: d.beta_2_1_5()):
+    draws = (lambda d: d.uniform(5), lambda d: d.normal(3), lambda d: d.integers(0, 9, 2), lambda d: d.beta_2_1_5())
+    for draw in draws:
         assert np.array_equal(draw(whole)[4:7], draw(part))
 
 

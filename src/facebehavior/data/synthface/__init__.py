@@ -17,6 +17,7 @@ _EXPORTS = {
     "COMPOUND_CLASSES": "affect", "VA_CENTROIDS": "affect",
     "SYNTHFACE_VERSION": "generate", "cached_preset": "generate", "generate_preset": "generate",
     "preset_total": "generate", "read_preset": "generate", "task_specs": "generate",
+    "pack_preset_shards": "generate",
     "AU_DESCRIPTIONS": "params", "AU_REGION": "params", "REGIONS": "params", "SYNTH_ATTRIBUTES": "params",
     "FaceParams": "params",
     "PRESETS": "presets", "preset_databases": "presets",

@@ -67,13 +67,9 @@ class Draws:
         z = mean + std * z
         return z[:, 0] if count is None else z
 
-    def integers(self, low, high, count: int | None = None) -> np.ndarray:
-        """Integers in [low, high) (per image when `high` is an (N,) array)."""
-        u = self.uniform(count)
-        span = np.asarray(high) - np.asarray(low)
-        if count is not None and np.ndim(span):
-            span = np.asarray(span)[:, None]
-        return (np.asarray(low) + np.floor(u * span)).astype(np.int64)
+    def integers(self, low: int, high: int, count: int | None = None) -> np.ndarray:
+        """(N, count) integers in [low, high), or (N,) when `count` is None."""
+        return (low + np.floor(self.uniform(count) * (high - low))).astype(np.int64)
 
     def choice(self, weights: np.ndarray) -> np.ndarray:
         """(N,) indices drawn with probability proportional to each image's row of `weights`

@@ -229,3 +229,20 @@ def generate_preset(name: str, out: str | Path, size: int = 64, seed: int = 0, s
     tmp.replace(out / PRESET_FILE)
     return out / PRESET_FILE
 
+
+
+def pack_preset_shards(path: str | Path, shard_size: int = 1000, progress: bool = False) -> dict[str, dict]:
+    """Pack every database of a generated preset (`preset.json` or its folder) into WebDataset
+    shards under ``<database>/shards/`` (see `facebehavior.data.shards`); return each index."""
+    from facebehavior.data.manifest import read_manifest  # pandas and torch: only when packing
+    from facebehavior.data.shards import pack_shards
+
+    meta = read_preset(path)
+    root = Path(path).parent if Path(path).is_file() else Path(path)
+    specs = {s.name: s for s in preset_databases(meta["preset"], meta["scale"])}
+    indexes = {}
+    for db in meta["databases"]:
+        tasks = task_specs(specs[db["name"]])
+        manifest = read_manifest(root / db["manifest"], tasks)
+        indexes[db["name"]] = pack_shards(manifest, root / db["name"] / "shards", tasks, shard_size, progress)
+    return indexes

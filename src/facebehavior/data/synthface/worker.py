@@ -2,9 +2,9 @@
 
 Kept apart from `generate` so that spawned workers import only NumPy, OpenCV and the
 renderer (not pandas), which halves their start-up time. A chunk's faces are rendered as one
-batch (`sample_batch`, `render_faces`), and its manifest and truth rows come back as CSV text, so that the
-parent process only joins text (building DataFrames of every row cost it more than a worker's
-share of the rendering).
+batch (`sample_batch`, `render_faces`), and its manifest and truth columns come back as CSV
+text, so that the parent process only joins text (building DataFrames of every row cost it more
+than a worker's share of the rendering).
 """
 
 from __future__ import annotations
@@ -58,11 +58,13 @@ def truth_columns(batch: SampleBatch) -> dict[str, list]:
     columns = {"latent_expr": [EXPRESSIONS[e] if e >= 0 else "" for e in a.expr.tolist()],
                "compound_name": [COMPOUND_CLASSES[c] if c >= 0 else "" for c in a.compound.tolist()],
                "strength": _rounded(a.strength, 4)}
-    columns.update({f"{name}_intensity": col for name, col in zip(AU_NAMES, np.round(a.aus.T.astype(float), 4).tolist())})
+    intensities = np.round(a.aus.T.astype(float), 4).tolist()
+    columns.update({f"{name}_intensity": col for name, col in zip(AU_NAMES, intensities)})
     columns.update(valence=_rounded(a.valence, 4), arousal=_rounded(a.arousal, 4),
                    **dict(zip(SYNTH_ATTRIBUTES, batch.attributes.T.tolist())))
-    columns.update(roll=_rounded(nz.roll, 2), **{k: _rounded(getattr(nz, k), 3) for k in ("yaw", "scale", "brightness",
-                   "contrast", "light", "blur", "noise")}, occluded=nz.occluded.astype(np.int8).tolist())
+    conditions = ("yaw", "scale", "brightness", "contrast", "light", "blur", "noise")
+    columns.update(roll=_rounded(nz.roll, 2), **{k: _rounded(getattr(nz, k), 3) for k in conditions},
+                   occluded=nz.occluded.astype(np.int8).tolist())
     return columns
 
 

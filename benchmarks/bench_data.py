@@ -21,11 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchlib import machine, write_result  # benchmarks/benchlib.py
 
 import cv2
 import numpy as np
@@ -144,8 +145,8 @@ def data_vs_training(rows: list[dict], manifest, step_json: Path) -> list[dict]:
     """Per bench_step case: loader and augmentation rates against the training step's consumption."""
     step = json.loads(step_json.read_text()) if step_json.exists() else {}
     cases = {r.get("name"): r for r in step.get("results", [])}
-    machine = step.get("machine")
-    threads = machine.get("threads", 2) if isinstance(machine, dict) else 2  # the trainer's default here
+    step_machine = step.get("machine")
+    threads = step_machine.get("threads", 2) if isinstance(step_machine, dict) else 2  # the trainer's default here
     out = []
     for name, (size, batch, path) in MODELS.items():
         loader = (memory_cache_rate(manifest, size, batch) if path.startswith("memory") else
@@ -267,9 +268,8 @@ def main() -> int:
         "data_vs_training_note": ("images/s; data_* = loader then augmentation on one thread; training = the "
                                   f"{Path(args.step_json).name} step without its data and augment phases"),
         "mtcnn_ms_per_image": latency, "ferplus_tight_crop_detection": tight,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-                    "opencv": cv2.__version__, "platform": platform.platform(),
-                    "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
+        "machine": machine(torch=torch.__version__, opencv=cv2.__version__,
+                           load_average_1min_before_after=[round(load_before, 2), round(os.getloadavg()[0], 2)]),
     }
     print(f"{args.images} images: {source}; 1-min load average before/after: "
           f"{load_before:.1f}/{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
@@ -280,9 +280,7 @@ def main() -> int:
     print("MTCNN per image (1 thread, best of 7): " + ", ".join(f"{k} {v} ms" for k, v in latency.items()))
     for name, r in tight.items():
         print(f"FER+ faces found, {name}: {r['found']}/{r['of']} ({r['ms_per_image']} ms/image)")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 

@@ -28,13 +28,14 @@ squash sideways as if turning, while moving) and `tiny_faces` (20-36 px wide).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from benchlib import write_result  # benchmarks/benchlib.py
 
 import cv2
 import numpy as np
@@ -410,9 +411,8 @@ def main() -> int:
     result = {"load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
               "frames_per_clip": n_frames, "video": f"{WIDTH}x{HEIGHT} {FPS:.0f} fps mp4v",
               "ferplus_sources": [s.name for s in fer], "settings": SETTINGS, "summary": summary, "rows": results}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {args.out} (load average before/after {result['load_average_before_after']})")
+    write_result(args.out, result, indent=1)
+    print(f"load average before/after {result['load_average_before_after']}")
     return 0
 
 

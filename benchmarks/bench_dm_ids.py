@@ -21,12 +21,9 @@ Prints a table and writes benchmarks/results/bench_dm_ids.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
@@ -35,6 +32,8 @@ from facebehavior.labels import CELEBA_ATTRIBUTES, TaskSpec
 from facebehavior.losses.coupling import distribution_matching
 from facebehavior.losses.objective import CouplingTerm, MultiTaskObjective
 from facebehavior.models import build_model
+
+from benchlib import machine, write_result  # benchmarks/benchlib.py
 
 N_IDS = 10177
 BATCH = 256
@@ -155,14 +154,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     result = bench([int(s) for s in args.sizes.split(",")], args.repeats, args.dm_repeats)
     print_table(result)
-    result["machine"] = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, " \
-                        f"torch {torch.__version__}"
+    result["machine"] = machine(threads=torch.get_num_threads(), torch=torch.__version__)
     result["command"] = f"benchmarks/bench_dm_ids.py --sizes {args.sizes} --repeats {args.repeats} " \
                         f"--dm-repeats {args.dm_repeats} --threads {args.threads}"
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(f"wrote {out}")
+    write_result(args.out, result, indent=1)
 
 
 if __name__ == "__main__":

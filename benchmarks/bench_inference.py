@@ -31,11 +31,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchlib import machine, write_result  # benchmarks/benchlib.py
 
 import numpy as np
 
@@ -262,15 +263,12 @@ def main() -> int:
                   "torch_import_adds_mib": torch_import_mib()}
         rounds.append(bench_network(checkpoint, reps))
         network = best_of_rounds(rounds)
-    result = {"machine": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-                          "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-                          "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
+    result = {"machine": machine(torch=torch.__version__, torch_threads=torch.get_num_threads(),
+                                 load_average_1min_before_after=[round(load_before, 2), round(os.getloadavg()[0], 2)]),
               "network": network, "end_to_end": e2e, "memory": memory,
               "pyfeat_cpu_fps": PYFEAT_CPU_FPS, "goal_fps": [3 * f for f in PYFEAT_CPU_FPS]}
     print(format_tables(result))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 

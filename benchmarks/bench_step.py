@@ -19,14 +19,14 @@ Run: .venv/bin/python benchmarks/bench_step.py [--repeats 8] [--threads N] [--on
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from benchlib import machine, write_result  # benchmarks/benchlib.py
 
 import numpy as np
 import pandas as pd
@@ -231,14 +231,11 @@ def main() -> None:
         ok_step, ok_coupling = r["step_over_bare"] <= 1.10, r["coupling_share"] <= 0.05
         print(f"{r['name']}: step/bare = {r['step_over_bare']} (target ≤ 1.10: {'met' if ok_step else 'NOT met'}), "
               f"coupling share = {r['coupling_share']:.1%} (target ≤ 5%: {'met' if ok_coupling else 'NOT met'})")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-                                           "threads": torch.get_num_threads(), "torch": torch.__version__,
-                                           "load_average_1min_before_after": load},
-                               "timing": "step_over_bare: median of per-pair ratios; best_ms: the fastest step (its phases) and bare pass",
-                               "results": results}, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_result(args.out, {"machine": machine(threads=torch.get_num_threads(), torch=torch.__version__,
+                                               load_average_1min_before_after=load),
+                            "timing": "step_over_bare: median of per-pair ratios; best_ms: the fastest step (its phases) "
+                                      "and bare pass",
+                            "results": results}, indent=1)
 
 
 if __name__ == "__main__":

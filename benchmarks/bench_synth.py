@@ -21,15 +21,15 @@ one run, not runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchlib import machine, write_result  # benchmarks/benchlib.py
 from types import SimpleNamespace
 
 import numpy as np
@@ -183,14 +183,10 @@ def main() -> int:
     result = {
         "generator_version": _synthface().version, "png_compressor": _synthface().compressor,
         "images": args.images, "scale": args.scale, "rows": rows,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-                    "platform": platform.platform(),
-                    "load_average_1min_during": [round(x, 2) for x in loads]},
+        "machine": machine(numpy=np.__version__, load_average_1min_during=[round(x, 2) for x in loads]),
     }
     _print(result, loads)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 

@@ -67,7 +67,7 @@ def make_study_set(out_dir, per_class_train: int = 100, per_class_test: int = 60
     frame = pd.DataFrame(columns)
     frame = frame.astype({c: "Int64" for c in ("expr", "compound", *AU_NAMES)})
     write_manifest(frame, manifest)
-    read_manifest(manifest, task_specs(spec))  # the same checks SynthFace applies to its own output
+    read_manifest(manifest, task_specs(spec))  # the checks every reader applies: fail here, not mid-study
     stamp.write_text(json.dumps(key))
     return manifest
 

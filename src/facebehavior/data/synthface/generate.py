@@ -230,7 +230,6 @@ def generate_preset(name: str, out: str | Path, size: int = 64, seed: int = 0, s
     return out / PRESET_FILE
 
 
-
 def pack_preset_shards(path: str | Path, shard_size: int = 1000, progress: bool = False) -> dict[str, dict]:
     """Pack every database of a generated preset (`preset.json` or its folder) into WebDataset
     shards under ``<database>/shards/`` (see `facebehavior.data.shards`); return each index."""

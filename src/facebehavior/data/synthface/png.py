@@ -81,8 +81,3 @@ def write_file(path: str | Path, data: bytes) -> None:
         os.ftruncate(fd, len(data))  # a no-op unless the old file was longer
     finally:
         os.close(fd)
-
-
-def write_png(path: str | Path, image: np.ndarray, level: int = 1) -> None:
-    """Write `encode_png(image)` to `path` (see `write_file`)."""
-    write_file(path, encode_png(image, level))

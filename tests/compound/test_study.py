@@ -42,3 +42,21 @@ def test_miniature_study_writes_table_plot_and_json(tiny_checkpoint, synth_dir, 
     table = (tmp_path / "study" / "compound_study.md").read_text()
     assert "| zero-shot, tiny |" in table and "| from scratch |" in table
     assert (tmp_path / "study" / "compound_study.png").stat().st_size > 1000
+
+
+def test_welch_lines_compare_each_model_with_scratch_and_the_models_with_each_other():
+    from scipy import stats
+
+    from facebehavior.compound.study import welch_lines
+
+    def points(*seeds):
+        return [{"shots": 5, "per_class": 5, "per_seed": list(seeds)}]
+
+    results = {"models": {"coupling": {"few_shot": points(0.30, 0.32, 0.31)},
+                          "no_coupling": {"few_shot": points(0.20, 0.22, 0.25)}},
+               "scratch": points(0.10, 0.12, 0.09)}
+    lines = welch_lines(results)
+    assert [line.split(",")[0] for line in lines] == ["- coupling vs from scratch", "- no_coupling vs from scratch",
+                                                     "- coupling vs no_coupling"]
+    p = stats.ttest_ind([0.30, 0.32, 0.31], [0.20, 0.22, 0.25], equal_var=False).pvalue
+    assert f"k=5: +0.087 (p={p:.3f})" in lines[2]

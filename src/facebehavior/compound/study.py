@@ -221,7 +221,33 @@ def study_markdown(results: dict) -> str:
     other = {n: results["models"][n].get("zero_shot_other_sets", {}) for n in names}
     notes = [f"- zero-shot on {c}: " + ", ".join(f"{n} {other[n][c]['mean_diag']:.3f}" for n in names)
              for c in results["models"][names[0]].get("zero_shot_other_sets", {})]
-    return "\n".join(lines + [""] + notes + notes_diag) + "\n"
+    return "\n".join(lines + [""] + notes + notes_diag + welch_lines(results)) + "\n"
+
+
+def welch_lines(results: dict) -> list[str]:
+    """Welch's t-test over seeds of mean diagonal, per k: each pre-trained model vs from scratch,
+    and the first model vs the second (e.g. coupling vs no coupling)."""
+    from scipy import stats
+
+    def seeds(points) -> dict:
+        return {p["per_class"]: p.get("per_seed") or [] for p in points}
+
+    models = {n: seeds(m["few_shot"]) for n, m in results["models"].items()}
+    pairs = [(n, "from scratch", models[n], seeds(results["scratch"])) for n in models] if results.get("scratch") else []
+    names = list(models)
+    if len(names) > 1:
+        pairs.append((names[0], names[1], models[names[0]], models[names[1]]))
+    lines = []
+    for a, b, left, right in pairs:
+        cells = []
+        for k in left:
+            x, y = left[k], right.get(k, [])
+            if len(x) > 1 and len(y) > 1 and (np.std(x) > 0 or np.std(y) > 0):
+                p = stats.ttest_ind(x, y, equal_var=False).pvalue
+                cells.append(f"k={k}: {np.mean(x) - np.mean(y):+.3f} (p={p:.3f})")
+        if cells:
+            lines.append(f"- {a} vs {b}, mean diagonal difference (Welch's t-test over seeds): " + ", ".join(cells))
+    return lines
 
 
 def plot_study(results: dict, out_png) -> Path:

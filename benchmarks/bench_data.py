@@ -131,7 +131,8 @@ def memory_cache_rate(manifest, size: int, batch: int, repeats: int = 5) -> floa
 
 def augmentation_rate(size: int, batch: int, cfg: AugmentConfig, repeats: int = 7) -> float:
     """Images/s of the trainer's augmentation lines on a uint8 batch (best of `repeats`)."""
-    images = torch.from_numpy(np.random.default_rng(0).integers(0, 255, (batch, 3, size, size), dtype=np.uint8))
+    pixels = np.random.default_rng(0).integers(0, 255, (batch, size, size, 3), dtype=np.uint8)
+    images = torch.from_numpy(pixels).permute(0, 3, 1, 2)  # channels_last, as the in-memory cache hands them over
     best = 0.0
     for step in range(repeats + 1):  # one warm-up
         started = time.perf_counter()

@@ -121,8 +121,8 @@ def training_step(rig: Rig, batches, global_step: int) -> tuple[dict, torch.Tens
     images, idx = next(batches)
     stamps.append(time.perf_counter())
     torch.manual_seed(cfg.train.seed * 7919 + global_step)
+    images = images.to(rig.device, non_blocking=True)
     x = training_input(images, cfg.data.augment, make_generator(cfg.train.seed, global_step), rig.memory_format)
-    x = x.to(rig.device, non_blocking=True).contiguous(memory_format=rig.memory_format)
     stamps.append(time.perf_counter())
     labels = {k: v.to(rig.device, non_blocking=True) for k, v in rig.data.train.batch_labels(idx).items()}
     stamps.append(time.perf_counter())

@@ -3,6 +3,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 import facebehavior.data.datasets as datasets
@@ -52,4 +53,28 @@ def test_a_corrupt_store_file_is_ignored_and_rewritten(table_factory, tmp_path):
     again = table_factory()
     again.cache_in_memory(store=tmp_path / "decoded")
     assert np.array_equal(again.cache.numpy(), table.cache.numpy())
-    assert np.load(stored).shape == (6, 3, 16, 16)
+    assert np.load(stored).shape == (6, 16, 16, 3)  # stored channels-last
+
+
+def test_a_store_file_of_another_shape_is_ignored_and_rewritten(table_factory, tmp_path):
+    table = table_factory()
+    table.cache_in_memory(store=tmp_path / "decoded")
+    (stored,) = (tmp_path / "decoded").glob("*.npy")
+    np.save(stored, np.zeros((6, 3, 16, 16), np.uint8))  # e.g. a channels-first array under this key
+    again = table_factory()
+    again.cache_in_memory(store=tmp_path / "decoded")
+    assert np.array_equal(again.cache.numpy(), table.cache.numpy())
+    assert np.load(stored).shape == (6, 16, 16, 3)
+
+
+def test_cache_holds_the_decoded_images_channels_last_and_gathers_batches(table_factory):
+    table = table_factory()
+    table.cache_in_memory()
+    assert table.cache.shape == (6, 3, 16, 16) and table.cache.is_contiguous(memory_format=torch.channels_last)
+    for i in range(6):
+        decoded = datasets.load_image(table.paths[i], 16)  # (H, W, 3)
+        assert np.array_equal(table.cache[i].permute(1, 2, 0).numpy(), decoded)
+    idx = torch.tensor([4, 0, 4, 2])
+    batch = table.gather(idx)
+    assert batch.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(batch, torch.stack([table.cache[i] for i in idx.tolist()]))

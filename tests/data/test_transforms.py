@@ -9,8 +9,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from facebehavior.config import AugmentConfig
-from facebehavior.data.transforms import (affine_grid, augment_batch, load_image, make_generator, to_model_input,
-                                          training_input)
+from facebehavior.data import transforms
+from facebehavior.data.transforms import (affine_grid, augment_batch, load_image, make_generator, remap_uint8,
+                                          to_model_input, training_input)
 from facebehavior.errors import DataFormatError
 
 
@@ -113,16 +114,56 @@ def test_fast_augment_matches_the_reference_warp(cfg):
     assert torch.allclose(fast, slow, atol=1e-5)
 
 
+@pytest.mark.parametrize("input_format", [torch.contiguous_format, torch.channels_last], ids=["in_nchw", "in_nhwc"])
 @pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last], ids=["nchw", "nhwc"])
 @pytest.mark.parametrize("cfg", CONFIGS + [AugmentConfig(enabled=False)], ids=CONFIG_IDS + ["disabled"])
-def test_training_input_equals_augmenting_the_normalised_batch(cfg, memory_format):
+def test_training_input_equals_augmenting_the_normalised_batch(cfg, memory_format, input_format):
     images = torch.randint(0, 256, (10, 3, 18, 18), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    images = images.contiguous(memory_format=input_format)  # the in-memory cache hands over channels_last
     before = images.clone()
     fused = training_input(images, cfg, make_generator(3, 4), memory_format)
     two_steps = augment_batch(to_model_input(images), cfg, make_generator(3, 4))
     assert torch.equal(images, before)
     assert fused.dtype == torch.float32 and fused.is_contiguous(memory_format=memory_format)
-    assert torch.allclose(fused, two_steps, atol=1e-5)
+    # a uint8 warp (OpenCV's fixed-point remap) rounds to whole grey levels, which contrast then scales
+    grey_level = 1 / 127.5 * (1 + cfg.contrast)
+    tolerance = grey_level if cfg.enabled and transforms._moves_pixels(cfg) else 1e-5
+    assert torch.allclose(fused, two_steps, atol=tolerance, rtol=0)
+
+
+def _random_theta(b, generator):
+    """Similarity transforms well past the augmentation defaults: ±40°, scale 0.6–1.5, shifts
+    beyond the image (border padding), some mirrored."""
+    angle = (torch.rand(b, generator=generator) - 0.5) * math.radians(80)
+    scale = 0.6 + 0.9 * torch.rand(b, generator=generator)
+    shift = (torch.rand(b, 2, generator=generator) - 0.5) * 1.5
+    mirror = torch.where(torch.rand(b, generator=generator) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    return torch.stack([torch.stack([cos * mirror, -sin, shift[:, 0]], 1),
+                        torch.stack([sin * mirror, cos, shift[:, 1]], 1)], 1)
+
+
+@pytest.mark.parametrize("shape", [(9, 3, 24, 24), (5, 3, 17, 30), (4, 1, 13, 8)], ids=["square", "wide", "gray"])
+def test_remap_uint8_is_within_a_grey_level_of_grid_sample(shape):
+    g = torch.Generator().manual_seed(11)
+    images = torch.randint(0, 256, shape, generator=g, dtype=torch.uint8)
+    theta = _random_theta(shape[0], g)
+    ours = remap_uint8(images, theta)
+    grid = F.affine_grid(theta, list(shape), align_corners=False)
+    reference = F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    assert ours.dtype == torch.uint8 and ours.shape == images.shape
+    assert ours.is_contiguous(memory_format=torch.channels_last)
+    # OpenCV samples at 1/32 pixel and rounds: under a grey level from the float warp on noise images
+    assert (ours.float() - reference).abs().max() < 1.0
+
+
+def test_remap_uint8_splits_tall_batches_without_changing_pixels(monkeypatch):
+    g = torch.Generator().manual_seed(12)
+    images = torch.randint(0, 256, (7, 3, 10, 12), generator=g, dtype=torch.uint8)
+    theta = _random_theta(7, g)
+    whole = remap_uint8(images, theta)
+    monkeypatch.setattr(transforms, "_CV_MAX_ROWS", 25)  # two images per cv2 call: four calls
+    assert torch.equal(remap_uint8(images, theta), whole)
 
 
 def test_affine_grid_equals_torch_affine_grid():

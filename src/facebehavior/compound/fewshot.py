@@ -149,7 +149,7 @@ def finetune(model, frozen: list, images, targets, settings: FinetuneSettings, s
         if not batches:
             batches = list(torch.randperm(n, generator=order).tensor_split(per_epoch))
         idx = batches.pop(0)
-        x = training_input(images[idx], settings.augment, make_generator(seed, step)).to(device)  # the trainer's path
+        x = training_input(images[idx].to(device), settings.augment, make_generator(seed, step))  # the trainer's path
         loss = F.cross_entropy(model(x)[TASK], targets[idx].to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

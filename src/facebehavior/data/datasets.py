@@ -57,32 +57,40 @@ class ImageTable(Dataset):
         return torch.from_numpy(img).permute(2, 0, 1).contiguous(), i
 
     def cache_in_memory(self, workers: int = 0, progress: bool = False, store: str | Path | None = None) -> None:
-        """Decode every image once (in parallel) and keep the uint8 tensor (N, 3, S, S).
+        """Decode every image once (in parallel) and keep them as `cache`, uint8 (N, 3, S, S).
 
-        With `store`, the decoded array is also saved there and reused by later runs on the same
-        images (same paths, sizes and modification times, same image size): the demo's many runs
-        and a train/evaluate cycle then decode each image once instead of once per process.
+        The cache is channels_last (stored as N×S×S×3), the layout the trainer's warp and model
+        take, so a batch is one `gather` and no transposition. With `store`, the decoded array is
+        also saved there and reused by later runs on the same images (same paths, sizes and
+        modification times, same image size): the demo's many runs and a train/evaluate cycle then
+        decode each image once instead of once per process.
         """
         key = self._decode_key() if store else ""  # stats every image: computed once
-        cached = _load_decoded(store, key) if store else None
-        if cached is not None:
-            self.cache = cached
-            return
-        out = torch.empty((len(self), 3, self.size, self.size), dtype=torch.uint8)
-        loader = DataLoader(self, batch_size=256, num_workers=workers, shuffle=False)
-        if progress:
-            from tqdm import tqdm
+        pixels = _load_decoded(store, key, (len(self), self.size, self.size, 3)) if store else None
+        if pixels is None:
+            pixels = torch.empty((len(self), self.size, self.size, 3), dtype=torch.uint8)
+            loader = DataLoader(self, batch_size=256, num_workers=workers, shuffle=False)
+            if progress:
+                from tqdm import tqdm
 
-            loader = tqdm(loader, desc="decoding images", unit="batch", leave=False)
-        for images, idx in loader:
-            out[idx] = images
-        self.cache = out
-        if store:
-            _save_decoded(store, key, out)
+                loader = tqdm(loader, desc="decoding images", unit="batch", leave=False)
+            for images, idx in loader:
+                pixels[idx] = images.permute(0, 2, 3, 1)
+            if store:
+                _save_decoded(store, key, pixels)
+        self.cache = pixels.permute(0, 3, 1, 2)
+
+    def gather(self, idx: torch.Tensor) -> torch.Tensor:
+        """The cached images at `idx`, uint8 (B, 3, S, S) channels_last.
+
+        `index_select` on the N×S×S×3 storage copies whole images; several times faster than
+        advanced indexing (`cache[idx]`), which walks the batch element by element.
+        """
+        return self.cache.permute(0, 2, 3, 1).index_select(0, idx).permute(0, 3, 1, 2)
 
     def _decode_key(self) -> str:
         """Changes whenever an image file, the list of images or the decode size changes."""
-        digest = hashlib.sha1(f"v1 {self.size}".encode())
+        digest = hashlib.sha1(f"v2 {self.size}".encode())  # v2: stored N×S×S×3
         for path in self.paths:
             st = os.stat(path)
             digest.update(f"\n{path}\t{st.st_size}\t{st.st_mtime_ns}".encode())
@@ -96,15 +104,20 @@ def subset_rows(table_len: int, mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask[:table_len])
 
 
-def _load_decoded(store: str | Path, key: str) -> torch.Tensor | None:
+def _load_decoded(store: str | Path, key: str, shape: tuple) -> torch.Tensor | None:
     path = Path(store) / f"{key}.npy"
     if not path.is_file():
         return None
     try:
-        return torch.from_numpy(np.load(path, allow_pickle=False))
+        array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as err:  # a truncated or foreign file: decode again
         logging.getLogger(__name__).warning("ignoring unreadable decoded-image cache %s (%s)", path, err)
         return None
+    if array.shape != shape or array.dtype != np.uint8:
+        logging.getLogger(__name__).warning("ignoring decoded-image cache %s: %s %s, expected uint8 %s",
+                                            path, array.dtype, array.shape, shape)
+        return None
+    return torch.from_numpy(array)
 
 
 def _save_decoded(store: str | Path, key: str, images: torch.Tensor) -> None:

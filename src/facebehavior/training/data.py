@@ -80,7 +80,7 @@ class CachedBatches(Dataset):
 
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.as_tensor(indices, dtype=torch.int64)
-        return self.table.cache[idx], idx
+        return self.table.gather(idx), idx
 
 
 def _as_is(batch):

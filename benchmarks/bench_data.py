@@ -43,6 +43,7 @@ from facebehavior.config import AugmentConfig  # noqa: E402
 from facebehavior.data.datasets import ImageTable  # noqa: E402
 from facebehavior.data.prepare import PrepareOptions, prepare_manifest  # noqa: E402
 from facebehavior.data.transforms import make_generator, training_input  # noqa: E402
+from facebehavior.training.data import CachedBatches  # noqa: E402
 from facebehavior.data.shards import ShardDataset, collate_samples, pack_shards  # noqa: E402
 from facebehavior.labels import affect_tasks  # noqa: E402
 
@@ -114,13 +115,15 @@ def images_per_second(dataset, workers: int, collate=None, epochs: int = 3) -> f
 
 
 def memory_cache_rate(manifest, size: int, batch: int, repeats: int = 5) -> float:
-    """The trainer's hand-off with `data.cache: memory`: ImageTable samples collated by the DataLoader
-    on the main thread, batches of random rows (best of `repeats` passes)."""
+    """The trainer's hand-off with `data.cache: memory` (training/data.py): one gather per batch of
+    random rows from the decoded cache, through the DataLoader on the main thread (best of `repeats`
+    passes)."""
     table = ImageTable(manifest, TASKS, size)
     table.cache_in_memory()
     rng = np.random.default_rng(0)
     batches = [rng.choice(len(table), batch).tolist() for _ in range(4)]
-    loader = torch.utils.data.DataLoader(table, batch_sampler=batches, num_workers=0)
+    loader = torch.utils.data.DataLoader(CachedBatches(table), batch_sampler=batches, num_workers=0,
+                                         collate_fn=lambda batch: batch)
     best = 0.0
     for _ in range(repeats):
         started = time.perf_counter()

@@ -191,3 +191,12 @@ def test_load_image_errors_name_the_file(tmp_path):
         load_image(bad)
     with pytest.raises(DataFormatError, match="missing.png"):
         load_image(tmp_path / "missing.png")
+
+
+def test_remap_uint8_leaves_opencv_thread_count_as_it_was():
+    import cv2
+
+    before = cv2.getNumThreads()
+    g = torch.Generator().manual_seed(13)
+    remap_uint8(torch.randint(0, 256, (2, 3, 8, 8), generator=g, dtype=torch.uint8), _random_theta(2, g))
+    assert cv2.getNumThreads() == before

@@ -167,12 +167,21 @@ def remap_uint8(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     per_call = max(1, _CV_MAX_ROWS // h)
     maps[1] += ((torch.arange(b) % per_call) * h).to(maps)[:, None, None]  # row of each image in its stack
     out = torch.empty((b, h, w, c), dtype=torch.uint8)
-    for start in range(0, b, per_call):
-        part = slice(start, start + per_call)
-        rows = (min(b, start + per_call) - start) * h
-        cv2.remap(src[part].numpy().reshape(rows, w, c), maps[0, part].numpy().reshape(rows, w),
-                  maps[1, part].numpy().reshape(rows, w), cv2.INTER_LINEAR,
-                  dst=out[part].numpy().reshape(rows, w, c), borderMode=cv2.BORDER_REPLICATE)
+    # On OpenCV's calling thread alone: right after torch ops, torch's spinning threads hold the
+    # cores and the pool gained nothing (bench_step: same median augment time), while its threads
+    # may spin on into the forward pass (in-step forward+backward over the bare pass: 8.6% mean of
+    # six runs with the pool, 3.7% of four without; suggestive only, runs here vary by ±5%).
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        for start in range(0, b, per_call):
+            part = slice(start, start + per_call)
+            rows = (min(b, start + per_call) - start) * h
+            cv2.remap(src[part].numpy().reshape(rows, w, c), maps[0, part].numpy().reshape(rows, w),
+                      maps[1, part].numpy().reshape(rows, w), cv2.INTER_LINEAR,
+                      dst=out[part].numpy().reshape(rows, w, c), borderMode=cv2.BORDER_REPLICATE)
+    finally:
+        cv2.setNumThreads(threads)
     return out.permute(0, 3, 1, 2)
 
 

@@ -9,9 +9,10 @@ optimiser step (the optimiser counts as overhead).
 
 Targets (issue 2): step / bare ≤ 1.10, and all coupling losses together ≤ 5% of the step.
 Step and bare alternate, so each pair sees the same load; the ratio is the median over `--repeats`
-pairs of step / bare, which a single lucky (or unlucky) pass cannot move much. The fastest step
-(the table shows its phases) over the fastest bare pass, and the same for process CPU time, are
-printed as checks on the noise. Shares (coupling, overhead) use medians.
+pairs of step / bare, which a single lucky (or unlucky) pass cannot move much, printed with the
+quartiles of the per-pair ratios: the target counts as met only when the upper quartile is within
+it. The fastest step (the table shows its phases) over the fastest bare pass, and the same for
+process CPU time, are printed as checks on the noise. Shares (coupling, overhead) use medians.
 Prints a table, writes benchmarks/results/bench_step.json.
 Run: .venv/bin/python benchmarks/bench_step.py [--repeats 8] [--threads N] [--only CASE ...]
 """
@@ -180,10 +181,12 @@ def bench(name: str, preset: str, size: int, scale: float, augment: str, repeats
         best[key] = min(r[key] for r in rows)
     ms = {k: round(v * 1000, 1) for k, v in best.items()}
     med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}  # shares: medians, steadier than one step
+    ratios = [r["step"] / r["bare"] for r in rows]
     batch = sum(s.batch_size for s in rig.data.sampler.sets)
     return {"name": name, "preset": preset, "input": size, "batch": batch, "augment": augment, "repeats": repeats,
             "best_ms": ms, "median_ms": {k: round(v * 1000, 1) for k, v in med.items()},
-            "step_over_bare": round(statistics.median(r["step"] / r["bare"] for r in rows), 3),
+            "step_over_bare": round(statistics.median(ratios), 3),
+            "step_over_bare_quartiles": [round(q, 3) for q in np.quantile(ratios, [0.25, 0.75])],
             "best_step_over_best_bare": round(best["step"] / best["bare"], 3),
             "cpu_time_best_step_over_best_bare": round(best["step_cpu"] / best["bare_cpu"], 3),
             "overhead_share_median": {k: round(med[k] / med["step"], 4) for k in PHASES if k not in ("forward", "backward")},
@@ -219,22 +222,26 @@ def main() -> None:
     load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     print(f"ms of the fastest step; {torch.get_num_threads()} threads; 1-min load average before/after: {load}")
     print("step/bare: median over pairs; best/best and cpu best/best: fastest step over fastest bare pass")
-    cols = ["case", "batch", *PHASES, "step", "bare", "step/bare", "best/best", "cpu best/best", "img/s"]
+    cols = ["case", "batch", *PHASES, "step", "bare", "step/bare", "quartiles", "best/best", "cpu best/best", "img/s"]
     print(" | ".join(cols))
     for r in results:
         ms = r["best_ms"]
         print(" | ".join(str(v) for v in [r["name"], r["batch"], *(ms[p] for p in PHASES), ms["step"], ms["bare"],
-                                          r["step_over_bare"], r["best_step_over_best_bare"],
+                                          r["step_over_bare"], "–".join(map(str, r["step_over_bare_quartiles"])),
+                                          r["best_step_over_best_bare"],
                                           r["cpu_time_best_step_over_best_bare"],
                                           r["train_images_per_s"]]))
     for r in results:
-        ok_step, ok_coupling = r["step_over_bare"] <= 1.10, r["coupling_share"] <= 0.05
-        print(f"{r['name']}: step/bare = {r['step_over_bare']} (target ≤ 1.10: {'met' if ok_step else 'NOT met'}), "
+        low, high = r["step_over_bare_quartiles"]
+        verdict = "met" if high <= 1.10 else "NOT met" if low > 1.10 else "median " + (
+            "met" if r["step_over_bare"] <= 1.10 else "NOT met") + ", quartiles straddle it"
+        ok_coupling = r["coupling_share"] <= 0.05
+        print(f"{r['name']}: step/bare = {r['step_over_bare']} (quartiles {low}–{high}; target ≤ 1.10: {verdict}), "
               f"coupling share = {r['coupling_share']:.1%} (target ≤ 5%: {'met' if ok_coupling else 'NOT met'})")
     write_result(args.out, {"machine": machine(threads=torch.get_num_threads(), torch=torch.__version__,
                                                load_average_1min_before_after=load),
-                            "timing": "step_over_bare: median of per-pair ratios; best_ms: the fastest step (its phases) "
-                                      "and bare pass",
+                            "timing": "step_over_bare: median of per-pair ratios (step_over_bare_quartiles: their "
+                                      "quartiles); best_ms: the fastest step (its phases) and bare pass",
                             "results": results}, indent=1)
 
 

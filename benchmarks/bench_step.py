@@ -14,7 +14,7 @@ quartiles of the per-pair ratios: the target counts as met only when the upper q
 it. The fastest step (the table shows its phases) over the fastest bare pass, and the same for
 process CPU time, are printed as checks on the noise. Shares (coupling, overhead) use medians.
 Prints a table, writes benchmarks/results/bench_step.json.
-Run: .venv/bin/python benchmarks/bench_step.py [--repeats 8] [--threads N] [--only CASE ...]
+Run: .venv/bin/python benchmarks/bench_step.py [--repeats 8] [--threads N] [--device cuda] [--only CASE ...]
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def write_dataset(root: Path, size: int) -> Path:
     return root / "manifest.csv"
 
 
-def experiment(manifest: Path, size: int, preset: str, scale: float, augment: dict) -> ExperimentConfig:
+def experiment(manifest: Path, size: int, preset: str, scale: float, augment: dict,
+               device: str = "cpu") -> ExperimentConfig:
     sizes = {name: max(1, int(b * scale)) for name, b in SETS.items()}
     return from_dict(ExperimentConfig, {
         "name": "bench_step",
@@ -86,12 +87,12 @@ def experiment(manifest: Path, size: int, preset: str, scale: float, augment: di
         "coupling": [{"multiclass": "expr", "multilabel": "au", "relatedness": "du2014",
                       "coannotation": {"enabled": True}, "soft_coannotation": {"enabled": True},
                       "distribution_matching": {"enabled": True}}],
-        "train": {"device": "cpu", "progress": False},
+        "train": {"device": device, "progress": False},
     })
 
 
 class Rig:
-    """What `train` builds before its loop (CPU, one process, no AMP)."""
+    """What `train` builds before its loop (one process, no AMP, on `train.device`)."""
 
     def __init__(self, cfg: ExperimentConfig):
         self.cfg = cfg
@@ -99,10 +100,10 @@ class Rig:
         self.data = build_training_data(cfg, tasks, 0, 1)
         couplings, _ = build_couplings(cfg, tasks, label_arrays_numpy(self.data.train))
         self.memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
-        self.device = torch.device("cpu")
+        self.device = torch.device(cfg.train.device)
         self.model = build_model(cfg.model, tasks).to(self.device, memory_format=self.memory_format)
-        self.objective = MultiTaskObjective(tasks, couplings)
-        self.task_only = MultiTaskObjective(tasks, [])
+        self.objective = MultiTaskObjective(tasks, couplings).to(self.device)
+        self.task_only = MultiTaskObjective(tasks, []).to(self.device)
         self.optimizer = build_optimizer(cfg.train, self.model)
         self.scheduler = build_scheduler(cfg.train, self.optimizer, 10**6)
         self.scaler = torch.amp.GradScaler(enabled=False)
@@ -116,31 +117,38 @@ class Rig:
             epoch += 1
 
 
+def clock(device: torch.device) -> float:
+    """Wall time once the device has finished what was queued (CUDA runs asynchronously)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
 def training_step(rig: Rig, batches, global_step: int) -> tuple[dict, torch.Tensor, dict, dict]:
     """The trainer's loop body, with a clock reading between its phases."""
-    cfg, stamps, cpu = rig.cfg, [time.perf_counter()], time.process_time()
+    cfg, stamps, cpu = rig.cfg, [clock(rig.device)], time.process_time()
     images, idx = next(batches)
-    stamps.append(time.perf_counter())
+    stamps.append(clock(rig.device))
     torch.manual_seed(cfg.train.seed * 7919 + global_step)
     images = images.to(rig.device, non_blocking=True)
     x = training_input(images, cfg.data.augment, make_generator(cfg.train.seed, global_step), rig.memory_format)
-    stamps.append(time.perf_counter())
+    stamps.append(clock(rig.device))
     labels = {k: v.to(rig.device, non_blocking=True) for k, v in rig.data.train.batch_labels(idx).items()}
-    stamps.append(time.perf_counter())
+    stamps.append(clock(rig.device))
     logits = rig.model(x)
-    stamps.append(time.perf_counter())
+    stamps.append(clock(rig.device))
     losses = rig.objective(logits, labels)
-    stamps.append(time.perf_counter())
+    stamps.append(clock(rig.device))
     rig.optimizer.zero_grad(set_to_none=True)
     rig.scaler.scale(losses["total"]).backward()
-    stamps.append(time.perf_counter())
+    stamps.append(clock(rig.device))
     rig.scaler.step(rig.optimizer)
     rig.scaler.update()
     rig.scheduler.step()
-    stamps.append(time.perf_counter())
+    stamps.append(clock(rig.device))
     if not math.isfinite(losses["total"].item()):
         raise RuntimeError("loss is not finite")
-    stamps.append(time.perf_counter())
+    stamps.append(clock(rig.device))
     times = {phase: b - a for phase, a, b in zip(PHASES, stamps, stamps[1:])}
     times["step_cpu"] = time.process_time() - cpu
     return times, x, {k: v.detach() for k, v in logits.items()}, labels
@@ -149,18 +157,19 @@ def training_step(rig: Rig, batches, global_step: int) -> tuple[dict, torch.Tens
 def bare_forward_backward(rig: Rig, x: torch.Tensor) -> tuple[float, float]:
     """Wall and CPU seconds of forward + backward alone (any scalar of the outputs: the same backward
     through the network as the real losses)."""
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu = clock(rig.device), time.process_time()
     out = rig.model(x)
     rig.optimizer.zero_grad(set_to_none=True)  # where the trainer does it: after the forward
     torch.cat([v.float() for v in out.values()], 1).mean().backward()
-    return time.perf_counter() - started, time.process_time() - cpu
+    return clock(rig.device) - started, time.process_time() - cpu
 
 
-def bench(name: str, preset: str, size: int, scale: float, augment: str, repeats: int, root: Path) -> dict:
+def bench(name: str, preset: str, size: int, scale: float, augment: str, repeats: int, root: Path,
+          device: str = "cpu") -> dict:
     manifest = root / f"data{size}" / "manifest.csv"
     if not manifest.exists():
         write_dataset(manifest.parent, size)
-    rig = Rig(experiment(manifest, size, preset, scale, AUGMENT[augment]))
+    rig = Rig(experiment(manifest, size, preset, scale, AUGMENT[augment], device))
     batches = rig.batches()
     rows, x = [], None
     for step in range(repeats + 2):  # two warm-up steps
@@ -170,10 +179,10 @@ def bench(name: str, preset: str, size: int, scale: float, augment: str, repeats
         else:
             times, x, logits, labels = training_step(rig, batches, step)
             bare = bare_forward_backward(rig, x)
-        started = time.perf_counter()
+        started = clock(rig.device)
         rig.task_only(logits, labels)  # forward only, like the `losses` phase: coupling = the difference
         times.update(step=sum(times[p] for p in PHASES), bare=bare[0], bare_cpu=bare[1],
-                     task_losses=time.perf_counter() - started)
+                     task_losses=clock(rig.device) - started)
         if step >= 2:
             rows.append(times)
     best = dict(min(rows, key=lambda r: r["step"]))  # the fastest whole step, with its own phases
@@ -207,8 +216,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=8, help="timed steps per case (paper: half, at least 3)")
     parser.add_argument("--only", nargs="*", help="case names to run (default: all)")
     parser.add_argument("--threads", type=int, help="train.threads (default: unset, torch's own choice)")
+    parser.add_argument("--device", default="cpu", help="train.device, e.g. cuda (default: cpu); phases are "
+                        "timed after a device synchronise")
     parser.add_argument("--out", default="benchmarks/results/bench_step.json")
     args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: this machine has no CUDA device torch can use")
     if args.threads:
         torch.set_num_threads(args.threads)  # as the trainer does for train.threads
     load_before = os.getloadavg()[0]
@@ -218,7 +231,7 @@ def main() -> None:
             if args.only and name not in args.only:
                 continue
             repeats = args.repeats if preset == "tiny" else max(3, args.repeats // 2)
-            results.append(bench(name, preset, size, scale, augment, repeats, Path(tmp)))
+            results.append(bench(name, preset, size, scale, augment, repeats, Path(tmp), args.device))
     load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     print(f"ms of the fastest step; {torch.get_num_threads()} threads; 1-min load average before/after: {load}")
     print("step/bare: median over pairs; best/best and cpu best/best: fastest step over fastest bare pass")
@@ -239,7 +252,7 @@ def main() -> None:
         print(f"{r['name']}: step/bare = {r['step_over_bare']} (quartiles {low}–{high}; target ≤ 1.10: {verdict}), "
               f"coupling share = {r['coupling_share']:.1%} (target ≤ 5%: {'met' if ok_coupling else 'NOT met'})")
     write_result(args.out, {"machine": machine(threads=torch.get_num_threads(), torch=torch.__version__,
-                                               load_average_1min_before_after=load),
+                                               device=args.device, load_average_1min_before_after=load),
                             "timing": "step_over_bare: median of per-pair ratios (step_over_bare_quartiles: their "
                                       "quartiles); best_ms: the fastest step (its phases) and bare pass",
                             "results": results}, indent=1)

@@ -227,7 +227,7 @@ def study_markdown(results: dict) -> str:
 def welch_lines(results: dict) -> list[str]:
     """Welch's t-test over seeds of mean diagonal, per k: each pre-trained model vs from scratch,
     and the first model vs the second (e.g. coupling vs no coupling)."""
-    from scipy import stats
+    from facebehavior.evaluation.significance import welch_difference
 
     def seeds(points) -> dict:
         return {p["per_class"]: p.get("per_seed") or [] for p in points}
@@ -241,10 +241,11 @@ def welch_lines(results: dict) -> list[str]:
     for a, b, left, right in pairs:
         cells = []
         for k in left:
-            x, y = left[k], right.get(k, [])
-            if len(x) > 1 and len(y) > 1 and (np.std(x) > 0 or np.std(y) > 0):
-                p = stats.ttest_ind(x, y, equal_var=False).pvalue
-                cells.append(f"k={k}: {np.mean(x) - np.mean(y):+.3f} (p={p:.3f})")
+            if not left[k] or not right.get(k):
+                continue
+            diff, p = welch_difference(left[k], right[k])
+            if p == p:  # testable: two or more seeds a side, not all identical
+                cells.append(f"k={k}: {diff:+.3f} (p={p:.3f})")
         if cells:
             lines.append(f"- {a} vs {b}, mean diagonal difference (Welch's t-test over seeds): " + ", ".join(cells))
     return lines

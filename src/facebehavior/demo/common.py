@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from facebehavior.evaluation.report import lookup
+from facebehavior.evaluation.significance import welch_difference
 
 # How a task's protocol metric becomes table columns: (metric key, header suffix).
 _COLUMN_METRICS = {"ccc": [("ccc/valence", "CCC-V"), ("ccc/arousal", "CCC-A")]}
@@ -49,8 +50,6 @@ def summarise_runs(rows: dict[str, list[dict]], columns) -> dict:
 
 def compare_to_baseline(rows: dict[str, list[dict]], baseline: str, columns, alpha: float = 0.05) -> list[str]:
     """Plain-language verdict per variant and metric: helped / hurt / no significant difference."""
-    from scipy import stats
-
     base = rows[baseline]
     lines = []
     for name, results_list in rows.items():
@@ -62,11 +61,7 @@ def compare_to_baseline(rows: dict[str, list[dict]], baseline: str, columns, alp
             a, b = a[~np.isnan(a)], b[~np.isnan(b)]
             if len(a) == 0 or len(b) == 0:
                 continue
-            diff = a.mean() - b.mean()
-            if len(a) > 1 and len(b) > 1 and (a.std() > 0 or b.std() > 0):
-                p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
-            else:
-                p = float("nan")
+            diff, p = welch_difference(a, b)
             cell = f"{col[3]} ({diff:+.3f}{'' if np.isnan(p) else f', p={p:.2f}'})"
             if not np.isnan(p) and p < alpha:
                 (helped if diff > 0 else hurt).append(cell)

@@ -28,9 +28,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from benchlib import machine, write_result  # benchmarks/benchlib.py
-from types import SimpleNamespace
 
 import numpy as np
 

@@ -1,9 +1,10 @@
 """Image decoding, normalisation to [-1, 1] and batched augmentation.
 
-Augmentation runs on whole batches as tensors (one affine grid for the batch), not per sample in
-Python, so the training step stays vectorised; it runs on the training thread, so every pass over
-the batch counts (see benchmarks/bench_step.py). Its randomness comes from a generator seeded by
-(seed, step): a resumed run sees exactly the augmentations the uninterrupted run would have.
+Augmentation runs on whole batches as tensors (one warp for the batch), not per sample in
+Python, so the training step stays vectorised. It runs where the batch is: on a CPU that is the
+training thread, so every pass over the batch counts (see benchmarks/bench_step.py). Its
+randomness comes from a CPU generator seeded by (seed, step), whatever the device: a resumed run
+sees exactly the augmentations the uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ def training_input(images: torch.Tensor, cfg, generator: torch.Generator,
                    memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
     """The trainer's model input: uint8 (B, 3, H, W) → augmented floats in [-1, 1], in `memory_format`.
 
-    Equals `augment_batch(to_model_input(images), cfg, generator)` up to float rounding, in fewer
-    passes over memory: flips run on the uint8 batch (a quarter of the bytes) and the map to
-    [-1, 1] is folded into the brightness/contrast pass (flips and bilinear warps commute with it),
-    so the float batch is allocated once or twice per step instead of four times.
+    Equals `augment_batch(to_model_input(images), cfg, generator)` up to float rounding (within
+    one grey level where a uint8 CPU batch is warped: see `_warp`), in fewer passes over memory:
+    flips and warps run on the uint8 batch (a quarter of the bytes) and the map to [-1, 1] is
+    folded into the brightness/contrast pass (flips and bilinear warps commute with it), so the
+    float batch is allocated once or twice per step instead of four times.
     """
     if not cfg.enabled:
         return images.to(torch.float32, memory_format=memory_format).div_(127.5).sub_(1.0)
@@ -137,8 +139,9 @@ def _theta(scale, angle, tx, ty, flipped) -> torch.Tensor:
 def _warp(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     """One bilinear resampling of the batch by per-image transforms (border padding), into a new tensor.
 
-    A uint8 batch on the CPU goes through OpenCV's fixed-point remap, about twice as fast as
-    grid_sample on floats and in channels_last, so the next pass keeps its layout; it samples
+    A uint8 batch on the CPU goes through OpenCV's fixed-point remap, faster than grid_sample on
+    floats (bench_data: the default augmentation went from 11.5k to 17.0k images/s) and in
+    channels_last, so the next pass keeps its layout; it samples
     at 1/32 pixel and rounds to uint8, within one grey level of the float warp. Anything else
     (floats, GPU tensors) uses grid_sample.
     """
@@ -168,9 +171,9 @@ def remap_uint8(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     maps[1] += ((torch.arange(b) % per_call) * h).to(maps)[:, None, None]  # row of each image in its stack
     out = torch.empty((b, h, w, c), dtype=torch.uint8)
     # On OpenCV's calling thread alone: right after torch ops, torch's spinning threads hold the
-    # cores and the pool gained nothing (bench_step: same median augment time), while its threads
-    # may spin on into the forward pass (in-step forward+backward over the bare pass: 8.6% mean of
-    # six runs with the pool, 3.7% of four without; suggestive only, runs here vary by ±5%).
+    # cores and OpenCV's pool gained nothing in bench_step's augment phase, while its threads may
+    # spin on into the forward pass (a few bench_step runs hinted at that, within this machine's
+    # noise).
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:

@@ -132,7 +132,7 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
             # Seeds derived from the step: augmentation and dropout replay exactly after a resume.
             torch.manual_seed(cfg.train.seed * 7919 + global_step)
             # uint8 to the device (a quarter of the bytes of floats), augmented there: on a GPU the warp
-            # and jitter cost next to nothing instead of a CPU pass per step; the draws stay on the CPU
+            # and jitter leave the CPU (not measured here); the random draws stay on the CPU
             images = images.to(device, non_blocking=True)
             x = training_input(images, cfg.data.augment, make_generator(cfg.train.seed, global_step), memory_format)
             labels = {k: v.to(device, non_blocking=True) for k, v in data.train.batch_labels(idx).items()}

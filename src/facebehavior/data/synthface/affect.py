@@ -54,7 +54,6 @@ class AffectBatch:
     valence: np.ndarray       # (N,)
     arousal: np.ndarray       # (N,)
 
-
     def image(self, i: int) -> "ImageAffect":
         return ImageAffect(int(self.expr[i]), int(self.compound[i]), float(self.strength[i]), self.aus[i],
                            float(self.valence[i]), float(self.arousal[i]))

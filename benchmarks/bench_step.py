@@ -14,7 +14,9 @@ quartiles of the per-pair ratios: the target counts as met only when the upper q
 it. The fastest step (the table shows its phases) over the fastest bare pass, and the same for
 process CPU time, are printed as checks on the noise. Shares (coupling, overhead) use medians.
 Prints a table, writes benchmarks/results/bench_step.json.
-Run: .venv/bin/python benchmarks/bench_step.py [--repeats 8] [--threads N] [--device cuda] [--only CASE ...]
+Also counted: minor page faults per step and per bare pass (memory the OS had to map in again);
+`--system-malloc` runs with glibc's default allocator behaviour instead of train.reuse_freed_memory.
+Run: .venv/bin/python benchmarks/bench_step.py [--repeats 8] [--threads N] [--device cuda] [--system-malloc] [--only CASE ...]
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -40,6 +43,7 @@ from facebehavior.losses.objective import MultiTaskObjective
 from facebehavior.models import build_model
 from facebehavior.training.coupling_setup import build_couplings
 from facebehavior.training.data import build_training_data, label_arrays_numpy
+from facebehavior.training.memory import keep_freed_memory
 from facebehavior.training.optim import build_optimizer, build_scheduler
 
 SETS = {"au": 200, "va": 124, "expr": 52}  # the paper's batch composition (section 4.4)
@@ -73,7 +77,7 @@ def write_dataset(root: Path, size: int) -> Path:
 
 
 def experiment(manifest: Path, size: int, preset: str, scale: float, augment: dict,
-               device: str = "cpu") -> ExperimentConfig:
+               device: str = "cpu", reuse_freed_memory: bool = True) -> ExperimentConfig:
     sizes = {name: max(1, int(b * scale)) for name, b in SETS.items()}
     return from_dict(ExperimentConfig, {
         "name": "bench_step",
@@ -87,15 +91,18 @@ def experiment(manifest: Path, size: int, preset: str, scale: float, augment: di
         "coupling": [{"multiclass": "expr", "multilabel": "au", "relatedness": "du2014",
                       "coannotation": {"enabled": True}, "soft_coannotation": {"enabled": True},
                       "distribution_matching": {"enabled": True}}],
-        "train": {"device": device, "progress": False},
+        "train": {"device": device, "progress": False, "reuse_freed_memory": reuse_freed_memory},
     })
 
 
 class Rig:
-    """What `train` builds before its loop (one process, no AMP, on `train.device`)."""
+    """What `train` builds before its loop (one process, no AMP, on `train.device`), after its
+    allocator setting."""
 
     def __init__(self, cfg: ExperimentConfig):
         self.cfg = cfg
+        if cfg.train.reuse_freed_memory:
+            keep_freed_memory()
         tasks = cfg.task_specs()
         self.data = build_training_data(cfg, tasks, 0, 1)
         couplings, _ = build_couplings(cfg, tasks, label_arrays_numpy(self.data.train))
@@ -124,9 +131,13 @@ def clock(device: torch.device) -> float:
     return time.perf_counter()
 
 
+def page_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def training_step(rig: Rig, batches, global_step: int) -> tuple[dict, torch.Tensor, dict, dict]:
     """The trainer's loop body, with a clock reading between its phases."""
-    cfg, stamps, cpu = rig.cfg, [clock(rig.device)], time.process_time()
+    cfg, stamps, cpu, faults = rig.cfg, [clock(rig.device)], time.process_time(), page_faults()
     images, idx = next(batches)
     stamps.append(clock(rig.device))
     torch.manual_seed(cfg.train.seed * 7919 + global_step)
@@ -151,25 +162,26 @@ def training_step(rig: Rig, batches, global_step: int) -> tuple[dict, torch.Tens
     stamps.append(clock(rig.device))
     times = {phase: b - a for phase, a, b in zip(PHASES, stamps, stamps[1:])}
     times["step_cpu"] = time.process_time() - cpu
+    times["step_faults"] = page_faults() - faults
     return times, x, {k: v.detach() for k, v in logits.items()}, labels
 
 
-def bare_forward_backward(rig: Rig, x: torch.Tensor) -> tuple[float, float]:
-    """Wall and CPU seconds of forward + backward alone (any scalar of the outputs: the same backward
-    through the network as the real losses)."""
-    started, cpu = clock(rig.device), time.process_time()
+def bare_forward_backward(rig: Rig, x: torch.Tensor) -> tuple[float, float, int]:
+    """Wall and CPU seconds and page faults of forward + backward alone (any scalar of the outputs: the
+    same backward through the network as the real losses)."""
+    started, cpu, faults = clock(rig.device), time.process_time(), page_faults()
     out = rig.model(x)
     rig.optimizer.zero_grad(set_to_none=True)  # where the trainer does it: after the forward
     torch.cat([v.float() for v in out.values()], 1).mean().backward()
-    return clock(rig.device) - started, time.process_time() - cpu
+    return clock(rig.device) - started, time.process_time() - cpu, page_faults() - faults
 
 
 def bench(name: str, preset: str, size: int, scale: float, augment: str, repeats: int, root: Path,
-          device: str = "cpu") -> dict:
+          device: str = "cpu", reuse_freed_memory: bool = True) -> dict:
     manifest = root / f"data{size}" / "manifest.csv"
     if not manifest.exists():
         write_dataset(manifest.parent, size)
-    rig = Rig(experiment(manifest, size, preset, scale, AUGMENT[augment], device))
+    rig = Rig(experiment(manifest, size, preset, scale, AUGMENT[augment], device, reuse_freed_memory))
     batches = rig.batches()
     rows, x = [], None
     for step in range(repeats + 2):  # two warm-up steps
@@ -181,10 +193,12 @@ def bench(name: str, preset: str, size: int, scale: float, augment: str, repeats
             bare = bare_forward_backward(rig, x)
         started = clock(rig.device)
         rig.task_only(logits, labels)  # forward only, like the `losses` phase: coupling = the difference
-        times.update(step=sum(times[p] for p in PHASES), bare=bare[0], bare_cpu=bare[1],
+        times.update(step=sum(times[p] for p in PHASES), bare=bare[0], bare_cpu=bare[1], bare_faults=bare[2],
                      task_losses=clock(rig.device) - started)
         if step >= 2:
             rows.append(times)
+    faults = {"step": statistics.median(r.pop("step_faults") for r in rows),
+              "bare": statistics.median(r.pop("bare_faults") for r in rows)}
     best = dict(min(rows, key=lambda r: r["step"]))  # the fastest whole step, with its own phases
     for key in ("bare", "bare_cpu", "task_losses", "step_cpu"):
         best[key] = min(r[key] for r in rows)
@@ -193,7 +207,7 @@ def bench(name: str, preset: str, size: int, scale: float, augment: str, repeats
     ratios = [r["step"] / r["bare"] for r in rows]
     batch = sum(s.batch_size for s in rig.data.sampler.sets)
     return {"name": name, "preset": preset, "input": size, "batch": batch, "augment": augment, "repeats": repeats,
-            "best_ms": ms, "median_ms": {k: round(v * 1000, 1) for k, v in med.items()},
+            "best_ms": ms, "median_ms": {k: round(v * 1000, 1) for k, v in med.items()}, "page_faults_median": faults,
             "step_over_bare": round(statistics.median(ratios), 3),
             "step_over_bare_quartiles": [round(q, 3) for q in np.quantile(ratios, [0.25, 0.75])],
             "best_step_over_best_bare": round(best["step"] / best["bare"], 3),
@@ -201,7 +215,7 @@ def bench(name: str, preset: str, size: int, scale: float, augment: str, repeats
             "overhead_share_median": {k: round(med[k] / med["step"], 4) for k in PHASES if k not in ("forward", "backward")},
             "coupling_share": round(max(0.0, med["losses"] - med["task_losses"]) / med["step"], 4),
             "train_images_per_s": round(batch / med["step"], 1), "threads": torch.get_num_threads(),
-            "channels_last": rig.cfg.train.channels_last}
+            "channels_last": rig.cfg.train.channels_last, "reuse_freed_memory": rig.cfg.train.reuse_freed_memory}
 
 
 CASES = [  # name, preset, input size, fraction of the paper's batch, augmentation
@@ -218,6 +232,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="train.threads (default: unset, torch's own choice)")
     parser.add_argument("--device", default="cpu", help="train.device, e.g. cuda (default: cpu); phases are "
                         "timed after a device synchronise")
+    parser.add_argument("--system-malloc", action="store_true", help="train.reuse_freed_memory=false: glibc's "
+                        "default allocator behaviour, which page-faults large blocks in again every step")
     parser.add_argument("--out", default="benchmarks/results/bench_step.json")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -231,11 +247,13 @@ def main() -> None:
             if args.only and name not in args.only:
                 continue
             repeats = args.repeats if preset == "tiny" else max(3, args.repeats // 2)
-            results.append(bench(name, preset, size, scale, augment, repeats, Path(tmp), args.device))
+            results.append(bench(name, preset, size, scale, augment, repeats, Path(tmp), args.device,
+                                 not args.system_malloc))
     load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     print(f"ms of the fastest step; {torch.get_num_threads()} threads; 1-min load average before/after: {load}")
     print("step/bare: median over pairs; best/best and cpu best/best: fastest step over fastest bare pass")
-    cols = ["case", "batch", *PHASES, "step", "bare", "step/bare", "quartiles", "best/best", "cpu best/best", "img/s"]
+    cols = ["case", "batch", *PHASES, "step", "bare", "step/bare", "quartiles", "best/best", "cpu best/best", "img/s",
+            "faults step/bare"]
     print(" | ".join(cols))
     for r in results:
         ms = r["best_ms"]
@@ -243,7 +261,8 @@ def main() -> None:
                                           r["step_over_bare"], "–".join(map(str, r["step_over_bare_quartiles"])),
                                           r["best_step_over_best_bare"],
                                           r["cpu_time_best_step_over_best_bare"],
-                                          r["train_images_per_s"]]))
+                                          r["train_images_per_s"],
+                                          "{step:.0f}/{bare:.0f}".format(**r["page_faults_median"])]))
     for r in results:
         low, high = r["step_over_bare_quartiles"]
         verdict = "met" if high <= 1.10 else "NOT met" if low > 1.10 else "median " + (
@@ -252,7 +271,8 @@ def main() -> None:
         print(f"{r['name']}: step/bare = {r['step_over_bare']} (quartiles {low}–{high}; target ≤ 1.10: {verdict}), "
               f"coupling share = {r['coupling_share']:.1%} (target ≤ 5%: {'met' if ok_coupling else 'NOT met'})")
     write_result(args.out, {"machine": machine(threads=torch.get_num_threads(), torch=torch.__version__,
-                                               device=args.device, load_average_1min_before_after=load),
+                                               device=args.device, load_average_1min_before_after=load,
+                                               reuse_freed_memory=not args.system_malloc),
                             "timing": "step_over_bare: median of per-pair ratios (step_over_bare_quartiles: their "
                                       "quartiles); best_ms: the fastest step (its phases) and bare pass",
                             "results": results}, indent=1)

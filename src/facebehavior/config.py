@@ -142,6 +142,7 @@ class TrainConfig:
     progress: bool = True
     threads: int | None = None
     channels_last: bool = True   # NHWC convolutions: ~1.5x faster on CPU, the fast path for AMP on GPUs
+    reuse_freed_memory: bool = True  # glibc: reuse freed host memory, not page-fault it in every step (training/memory.py)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from facebehavior.training.coupling_setup import build_couplings
 from facebehavior.training.data import build_training_data, label_arrays_numpy
 from facebehavior.training.distributed import cleanup_distributed, resolve_device, setup_distributed
 from facebehavior.training.logger import RunLogger
+from facebehavior.training.memory import keep_freed_memory
 from facebehavior.training.optim import build_optimizer, build_scheduler
 from facebehavior.training.validation import selection_score, validate
 
@@ -64,6 +65,8 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
     device = resolve_device(cfg.train.device, dist.local_rank)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+    if cfg.train.reuse_freed_memory:
+        keep_freed_memory()  # before the model and the first batch are allocated
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
     tasks = cfg.task_specs()
     run_dir = cfg.run_dir()

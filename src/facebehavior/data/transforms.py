@@ -125,8 +125,8 @@ def _flip(x: torch.Tensor, flipped: torch.Tensor) -> torch.Tensor:
     view = x.permute(0, 2, 3, 1) if nhwc else x
     out = view.flip(2 if nhwc else 3)
     if x.dtype == torch.uint8 and x.device.type == "cpu":
-        # torch's index ops copy uint8 element by element: NumPy's row assignment took a quarter of
-        # the time for bench_step's tiny batch (for float32 index_copy_ was the faster)
+        # torch's index ops copy uint8 element by element, NumPy's row assignment copies whole
+        # images (for float32 index_copy_ was the faster of the two)
         kept = np.flatnonzero(~flipped.numpy())
         out.numpy()[kept] = view.numpy()[kept]
     else:
@@ -146,10 +146,9 @@ def _warp(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     """One bilinear resampling of the batch by per-image transforms (border padding), into a new tensor.
 
     A uint8 batch on the CPU goes through OpenCV's fixed-point remap, faster than grid_sample on
-    floats (bench_data: the default augmentation went from 11.5k to 17.0k images/s) and in
-    channels_last, so the next pass keeps its layout; it samples
-    at 1/32 pixel and rounds to uint8, within one grey level of the float warp. Anything else
-    (floats, GPU tensors) uses grid_sample.
+    floats, and comes out channels_last, so the next pass keeps its layout; it samples at 1/32
+    pixel and rounds to uint8, within one grey level of the float warp. Anything else (floats,
+    GPU tensors) uses grid_sample.
     """
     if x.dtype == torch.uint8 and x.device.type == "cpu":
         return remap_uint8(x, theta)
@@ -188,7 +187,7 @@ def remap_uint8(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
             rows = (min(b, start + per_call) - start) * h
             image, dst = src[part].numpy().reshape(rows, w, c), out[part].numpy().reshape(rows, w, c)
             map_x, map_y = maps[0, part].numpy().reshape(rows, w), maps[1, part].numpy().reshape(rows, w)
-            if c == 3:  # OpenCV's 4-channel remap is over twice as fast as its 3-channel one
+            if c == 3:  # OpenCV's 3-channel remap is its slow path: pad to 4 channels and back, same pixels
                 image = cv2.cvtColor(image, cv2.COLOR_RGB2RGBA)
                 warped = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
                 cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB, dst=dst)

@@ -1,9 +1,9 @@
 """Where a training step's time goes, measured on the trainer's own code path.
 
-The step below is the loop body of `facebehavior.training.trainer.train` line for line (data hand-off
+The step is the trainer's own loop body, `facebehavior.training.step.optimisation_step` (data hand-off
 from the real DataLoader over an in-memory image cache, augmentation into a channels_last input,
 label assembly, forward, objective with coupling, backward, optimiser + scheduler, the finite-loss
-check; not the every-`log_every` logging); keep the two in sync. Its baseline, "bare", is forward +
+check; not the every-`log_every` logging), timed through its `mark` hook. Its baseline, "bare", is forward +
 backward alone on the same batch, the same channels_last model and the same thread count, with no
 optimiser step (the optimiser counts as overhead).
 
@@ -22,7 +22,7 @@ Run: .venv/bin/python benchmarks/bench_step.py [--repeats 8] [--threads N] [--de
 from __future__ import annotations
 
 import argparse
-import math
+import contextlib
 import os
 import resource
 import statistics
@@ -38,13 +38,13 @@ import torch
 from PIL import Image
 
 from facebehavior.config import ExperimentConfig, from_dict
-from facebehavior.data.transforms import make_generator, training_input
 from facebehavior.losses.objective import MultiTaskObjective
 from facebehavior.models import build_model
 from facebehavior.training.coupling_setup import build_couplings
 from facebehavior.training.data import build_training_data, label_arrays_numpy
 from facebehavior.training.memory import keep_freed_memory
 from facebehavior.training.optim import build_optimizer, build_scheduler
+from facebehavior.training.step import PHASES as STEP_PHASES, StepParts, optimisation_step
 
 SETS = {"au": 200, "va": 124, "expr": 52}  # the paper's batch composition (section 4.4)
 PER_SET = 600  # images per label set: several steps per epoch, so epoch turnover is in the timing
@@ -53,7 +53,7 @@ AUGMENT = {
     "demo": {"flip": True, "scale": [1.0, 1.0], "rotate_deg": 0.0, "translate": 0.0,  # facebehavior demo
              "brightness": 0.1, "contrast": 0.1},
 }
-PHASES = ("data", "augment", "labels", "forward", "losses", "backward", "optimizer", "check")
+PHASES = ("data", *STEP_PHASES)
 
 
 def write_dataset(root: Path, size: int) -> Path:
@@ -114,6 +114,8 @@ class Rig:
         self.optimizer = build_optimizer(cfg.train, self.model)
         self.scheduler = build_scheduler(cfg.train, self.optimizer, 10**6)
         self.scaler = torch.amp.GradScaler(enabled=False)
+        self.parts = StepParts(cfg, self.model, self.model, self.objective, self.optimizer, self.scheduler,
+                               self.scaler, contextlib.nullcontext(), self.device, self.memory_format, self.data.train)
         self.model.train()
 
     def batches(self):
@@ -136,34 +138,15 @@ def page_faults() -> int:
 
 
 def training_step(rig: Rig, batches, global_step: int) -> tuple[dict, torch.Tensor, dict, dict]:
-    """The trainer's loop body, with a clock reading between its phases."""
-    cfg, stamps, cpu, faults = rig.cfg, [clock(rig.device)], time.process_time(), page_faults()
+    """The trainer's loop body (`optimisation_step`), with a clock reading as each phase ends."""
+    stamps, cpu, faults = [clock(rig.device)], time.process_time(), page_faults()
     images, idx = next(batches)
     stamps.append(clock(rig.device))
-    torch.manual_seed(cfg.train.seed * 7919 + global_step)
-    images = images.to(rig.device, non_blocking=True)
-    x = training_input(images, cfg.data.augment, make_generator(cfg.train.seed, global_step), rig.memory_format)
-    stamps.append(clock(rig.device))
-    labels = {k: v.to(rig.device, non_blocking=True) for k, v in rig.data.train.batch_labels(idx).items()}
-    stamps.append(clock(rig.device))
-    logits = rig.model(x)
-    stamps.append(clock(rig.device))
-    losses = rig.objective(logits, labels)
-    stamps.append(clock(rig.device))
-    rig.optimizer.zero_grad(set_to_none=True)
-    rig.scaler.scale(losses["total"]).backward()
-    stamps.append(clock(rig.device))
-    rig.scaler.step(rig.optimizer)
-    rig.scaler.update()
-    rig.scheduler.step()
-    stamps.append(clock(rig.device))
-    if not math.isfinite(losses["total"].item()):
-        raise RuntimeError("loss is not finite")
-    stamps.append(clock(rig.device))
+    out = optimisation_step(rig.parts, images, idx, global_step, mark=lambda phase: stamps.append(clock(rig.device)))
     times = {phase: b - a for phase, a, b in zip(PHASES, stamps, stamps[1:])}
     times["step_cpu"] = time.process_time() - cpu
     times["step_faults"] = page_faults() - faults
-    return times, x, {k: v.detach() for k, v in logits.items()}, labels
+    return times, out.x, {k: v.detach() for k, v in out.logits.items()}, out.labels
 
 
 def bare_forward_backward(rig: Rig, x: torch.Tensor) -> tuple[float, float, int]:

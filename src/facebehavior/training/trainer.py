@@ -1,7 +1,8 @@
 """The training loop, readable top to bottom.
 
-One step: take this rank's share of every label set's batch (section 4.4), augment on the batch,
-one forward pass, the objective's dict of named losses, backward on their sum, optimiser step.
+One step (training/step.py): take this rank's share of every label set's batch (section 4.4),
+augment on the batch, one forward pass, the objective's dict of named losses, backward on their
+sum, optimiser step.
 Each epoch ends with validation on every database with its own metric, a `last` checkpoint and,
 when the selection score improves, a `best` one. Rank 0 alone logs and saves.
 """
@@ -9,18 +10,15 @@ when the selection score improves, a `best` one. Rank 0 alone logs and saves.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from facebehavior.config import config_to_yaml
-from facebehavior.data.transforms import make_generator, training_input
 from facebehavior.losses.objective import MultiTaskObjective
 from facebehavior.models import build_model
 from facebehavior.training.checkpoint import (CheckpointMeta, labels_with_annotations, load_train_state, load_weights,
@@ -31,6 +29,7 @@ from facebehavior.training.distributed import cleanup_distributed, resolve_devic
 from facebehavior.training.logger import RunLogger
 from facebehavior.training.memory import keep_freed_memory
 from facebehavior.training.optim import build_optimizer, build_scheduler
+from facebehavior.training.step import StepParts, optimisation_step
 from facebehavior.training.validation import selection_score, validate
 
 
@@ -126,37 +125,17 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
         from tqdm import tqdm
 
         progress = tqdm(total=total_steps, initial=global_step, desc=cfg.name, unit="step", leave=False)
+    parts = StepParts(cfg, net, model, objective, optimizer, scheduler, scaler, autocast, device, memory_format,
+                      data.train)
     net.train()
     stop = global_step >= total_steps
     while epoch < cfg.train.epochs and not stop:
         data.sampler.set_epoch(epoch, start_step)
         step_in_epoch = start_step
         for images, idx in data.loader:
-            # Seeds derived from the step: augmentation and dropout replay exactly after a resume.
-            torch.manual_seed(cfg.train.seed * 7919 + global_step)
-            # uint8 to the device (a quarter of the bytes of floats), augmented there: on a GPU the warp
-            # and jitter leave the CPU (not measured here); the random draws stay on the CPU
-            images = images.to(device, non_blocking=True)
-            x = training_input(images, cfg.data.augment, make_generator(cfg.train.seed, global_step), memory_format)
-            labels = {k: v.to(device, non_blocking=True) for k, v in data.train.batch_labels(idx).items()}
-            with autocast:
-                logits = net(x)
-            losses = objective(logits, labels)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(losses["total"]).backward()
-            if cfg.train.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
+            losses = optimisation_step(parts, images, idx, global_step).losses
             global_step += 1
             step_in_epoch += 1
-            if not math.isfinite(losses["total"].item()):
-                from facebehavior.errors import FaceBehaviorError
-
-                raise FaceBehaviorError(f"loss became {losses['total'].item()} at step {global_step}; "
-                                        "lower train.lr or enable train.grad_clip")
             if global_step % cfg.train.log_every == 0 or global_step == 1:
                 record = {"step": global_step, "epoch": epoch, "lr": scheduler.get_last_lr()[0]}
                 record.update({f"loss/{k}": float(v.detach()) for k, v in losses.items()})

@@ -42,6 +42,22 @@ def test_training_writes_checkpoints_log_and_learns_the_head(tiny_manifest, tmp_
     assert len(evals) == 2 and evals[-1]["eval/db_expr/expr/n"] == 15  # every val row of the database
 
 
+def test_a_run_is_the_same_whether_it_decodes_the_image_cache_or_loads_it(tiny_manifest, tmp_path):
+    def run(out):
+        cfg = tiny_config(tiny_manifest, out, max_steps=3, epochs=1)
+        cfg["data"]["cache_dir"] = str(tmp_path / "decoded")  # the first run decodes and saves, the others load
+        train(load_config(base=cfg), say=lambda *_: None)
+        return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+
+    decoded = run(tmp_path / "a")
+    saved = sorted((tmp_path / "decoded").glob("*.npy"))
+    loaded = run(tmp_path / "b")
+    assert len(saved) == 2 and sorted((tmp_path / "decoded").glob("*.npy")) == saved  # train, val: loaded
+    assert decoded == loaded
+    again = run(tmp_path / "a")  # a new run in an old run's folder starts a new log
+    assert again == decoded
+
+
 def test_kill_and_resume_matches_an_uninterrupted_run(tiny_manifest, tmp_path):
     # 135 train rows / batch 30 → 5 steps per epoch; 2 epochs = 10 steps; checkpoint every 3 steps.
     ref_cfg = write_config(tmp_path / "ref.yaml", tiny_config(tiny_manifest, tmp_path / "ref", checkpoint_every=3))

@@ -69,7 +69,10 @@ class ImageTable(Dataset):
         pixels = _load_decoded(store, key, (len(self), self.size, self.size, 3)) if store else None
         if pixels is None:
             pixels = torch.empty((len(self), self.size, self.size, 3), dtype=torch.uint8)
-            loader = DataLoader(self, batch_size=256, num_workers=workers, shuffle=False)
+            # its own generator: a DataLoader draws a base seed when iterated, which would otherwise
+            # move the global generator only on runs that decode (not on those that load the cache)
+            loader = DataLoader(self, batch_size=256, num_workers=workers, shuffle=False,
+                                generator=torch.Generator())
             if progress:
                 from tqdm import tqdm
 

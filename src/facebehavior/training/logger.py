@@ -31,6 +31,11 @@ class RunLogger:
                 if isinstance(v, (int, float)) and k not in ("step", "epoch"):
                     self._tb.add_scalar(k, v, step)
 
+    def start_fresh(self) -> None:
+        """A new (not resumed) run: drop an earlier run's records, so the log reads as this run."""
+        if self.enabled:
+            self.path.unlink(missing_ok=True)
+
     def truncate_after(self, step: int) -> None:
         """On resume, drop records past the checkpoint so the log reads as one run."""
         if not (self.enabled and self.path.exists()):

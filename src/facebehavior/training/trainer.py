@@ -66,7 +66,6 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
         torch.set_num_threads(cfg.train.threads)
     if cfg.train.reuse_freed_memory:
         keep_freed_memory()  # before the model and the first batch are allocated
-    torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
     tasks = cfg.task_specs()
     run_dir = cfg.run_dir()
     last_dir, best_dir = run_dir / "checkpoints" / "last", run_dir / "checkpoints" / "best"
@@ -75,6 +74,9 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
     train_labels = label_arrays_numpy(data.train)
     couplings, relatedness = build_couplings(cfg, tasks, train_labels)
     memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
+    # Seeded right before the weights are drawn, so they depend on the seed alone (identical on every
+    # rank), not on what building the data drew from the global generator before.
+    torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model, tasks).to(device, memory_format=memory_format)
     objective = MultiTaskObjective(tasks, couplings).to(device)
     if dist.enabled and device.type == "cuda":
@@ -102,6 +104,7 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
         if dist.is_main:
             say(f"resumed from {last_dir} at epoch {epoch}, step {global_step}")
     elif dist.is_main:
+        logger.start_fresh()  # a new run in an old folder: its log is not appended to the old one
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(config_to_yaml(cfg))
         for note in data.notes + [n for r in relatedness for n in r.notes]:

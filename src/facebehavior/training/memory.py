@@ -1,12 +1,14 @@
 """How freed host memory is kept: reused by the process instead of handed back to the OS.
 
-glibc's malloc serves each block above 32 MiB (and, after a free, anything above a moving
-threshold) with a fresh `mmap` and returns it to the OS on free. A training step frees and
-re-allocates the same activations every step, so every step page-faults them in again: on this
-project's 2-core VM about 17k faults per tiny-model step, 8k per bare forward+backward
-(benchmarks/bench_step.py, `--system-malloc` for the comparison). Keeping freed blocks in the
-heap removes those faults; the cost is that the process holds its peak memory until it exits,
-as PyTorch's own CUDA caching allocator does on the GPU.
+glibc's malloc serves each block above its mmap threshold (128 KiB, rising with use to at most
+32 MiB) with a fresh `mmap` and returns it to the OS on free. A training step frees and
+re-allocates the same activations every step, so every step page-faults them in again: about
+24,000 minor faults per tiny-model step and 18,000 per bare forward+backward on this project's
+2-core VM (benchmarks/results/bench_step_system_malloc.json; with this setting ~2 and 0,
+bench_step.json). Keeping freed blocks in the heap removes those faults. The costs: the process
+holds its peak memory until it exits (as PyTorch's CUDA caching allocator does on the GPU), and
+large blocks whose sizes change from step to step can fragment the heap, so resident memory may
+settle above the peak; `train.reuse_freed_memory: false` restores glibc's default.
 """
 
 from __future__ import annotations

@@ -22,7 +22,6 @@ Run: .venv/bin/python benchmarks/bench_step.py [--repeats 8] [--threads N] [--de
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import resource
 import statistics
@@ -39,12 +38,10 @@ from PIL import Image
 
 from facebehavior.config import ExperimentConfig, from_dict
 from facebehavior.losses.objective import MultiTaskObjective
-from facebehavior.models import build_model
 from facebehavior.training.coupling_setup import build_couplings
 from facebehavior.training.data import build_training_data, label_arrays_numpy
 from facebehavior.training.memory import keep_freed_memory
-from facebehavior.training.optim import build_optimizer, build_scheduler
-from facebehavior.training.step import PHASES as STEP_PHASES, StepParts, optimisation_step
+from facebehavior.training.step import PHASES as STEP_PHASES, build_step_parts, optimisation_step
 
 SETS = {"au": 200, "va": 124, "expr": 52}  # the paper's batch composition (section 4.4)
 PER_SET = 600  # images per label set: several steps per epoch, so epoch turnover is in the timing
@@ -97,7 +94,7 @@ def experiment(manifest: Path, size: int, preset: str, scale: float, augment: di
 
 class Rig:
     """What `train` builds before its loop (one process, no AMP, on `train.device`), after its
-    allocator setting."""
+    allocator setting, through the trainer's own `build_step_parts`."""
 
     def __init__(self, cfg: ExperimentConfig):
         self.cfg = cfg
@@ -106,16 +103,10 @@ class Rig:
         tasks = cfg.task_specs()
         self.data = build_training_data(cfg, tasks, 0, 1)
         couplings, _ = build_couplings(cfg, tasks, label_arrays_numpy(self.data.train))
-        self.memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
         self.device = torch.device(cfg.train.device)
-        self.model = build_model(cfg.model, tasks).to(self.device, memory_format=self.memory_format)
-        self.objective = MultiTaskObjective(tasks, couplings).to(self.device)
+        self.parts = build_step_parts(cfg, tasks, self.data.train, couplings, self.device, 10**6)
+        self.model, self.optimizer = self.parts.model, self.parts.optimizer
         self.task_only = MultiTaskObjective(tasks, []).to(self.device)
-        self.optimizer = build_optimizer(cfg.train, self.model)
-        self.scheduler = build_scheduler(cfg.train, self.optimizer, 10**6)
-        self.scaler = torch.amp.GradScaler(enabled=False)
-        self.parts = StepParts(cfg, self.model, self.model, self.objective, self.optimizer, self.scheduler,
-                               self.scaler, contextlib.nullcontext(), self.device, self.memory_format, self.data.train)
         self.model.train()
 
     def batches(self):

@@ -1,31 +1,21 @@
-import contextlib
-
 import pytest
 import torch
 
 from facebehavior.config import ExperimentConfig, from_dict
 from facebehavior.errors import FaceBehaviorError
-from facebehavior.losses.objective import MultiTaskObjective
-from facebehavior.models import build_model
 from facebehavior.training.coupling_setup import build_couplings
 from facebehavior.training.data import build_training_data, label_arrays_numpy
-from facebehavior.training.optim import build_optimizer, build_scheduler
-from facebehavior.training.step import PHASES, StepParts, optimisation_step
+from facebehavior.training.step import PHASES, StepParts, build_step_parts, optimisation_step
 
 from tests.training.conftest import tiny_config
 
 
-def _parts(tiny_manifest, tmp_path, lr=0.01) -> tuple[StepParts, object]:
-    cfg = from_dict(ExperimentConfig, tiny_config(tiny_manifest, tmp_path, lr=lr))
+def _parts(tiny_manifest, tmp_path) -> tuple[StepParts, object]:
+    cfg = from_dict(ExperimentConfig, tiny_config(tiny_manifest, tmp_path))
     tasks = cfg.task_specs()
     data = build_training_data(cfg, tasks, 0, 1)
     couplings, _ = build_couplings(cfg, tasks, label_arrays_numpy(data.train))
-    torch.manual_seed(0)
-    model = build_model(cfg.model, tasks).to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(cfg.train, model)
-    parts = StepParts(cfg, model, model, MultiTaskObjective(tasks, couplings), optimizer,
-                      build_scheduler(cfg.train, optimizer, 10), torch.amp.GradScaler(enabled=False),
-                      contextlib.nullcontext(), torch.device("cpu"), torch.channels_last, data.train)
+    parts = build_step_parts(cfg, tasks, data.train, couplings, torch.device("cpu"), 10)
     data.sampler.set_epoch(0)
     return parts, next(iter(data.loader))
 
@@ -47,6 +37,13 @@ def test_step_is_reproducible_for_the_same_global_step(tiny_manifest, tmp_path):
     a = optimisation_step(first, images, idx, 7)
     b = optimisation_step(second, images, idx, 7)
     assert torch.equal(a.x, b.x)  # augmentation seeded by (seed, step)
+    assert all(torch.equal(p, q) for p, q in zip(first.model.parameters(), second.model.parameters()))
+
+
+def test_parts_draw_the_same_weights_for_a_seed_whatever_the_generator_did_before(tiny_manifest, tmp_path):
+    first, _ = _parts(tiny_manifest, tmp_path)
+    torch.rand(1000)  # e.g. a DataLoader drawing its base seed
+    second, _ = _parts(tiny_manifest, tmp_path)
     assert all(torch.equal(p, q) for p, q in zip(first.model.parameters(), second.model.parameters()))
 
 

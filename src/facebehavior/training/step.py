@@ -1,11 +1,13 @@
-"""One optimisation step: the training loop's body, shared by the trainer and benchmarks/bench_step.py.
+"""One optimisation step: the training loop's body and what it needs, shared by the trainer and
+benchmarks/bench_step.py.
 
-The benchmark times this very function (through `mark`), so what it reports is the trainer's step,
-not a copy of it kept in sync by hand.
+The benchmark builds its parts with `build_step_parts` and times `optimisation_step` itself
+(through `mark`), so what it reports is the trainer's step, not a copy kept in sync by hand.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -13,7 +15,10 @@ from typing import Any, Callable
 import torch
 
 from facebehavior.data.transforms import make_generator, training_input
-from facebehavior.errors import FaceBehaviorError
+from facebehavior.errors import ConfigError, FaceBehaviorError
+from facebehavior.losses.objective import MultiTaskObjective
+from facebehavior.models import build_model
+from facebehavior.training.optim import build_optimizer, build_scheduler
 
 PHASES = ("augment", "labels", "forward", "losses", "backward", "optimizer", "check")
 
@@ -30,9 +35,42 @@ class StepParts:
     scheduler: Any
     scaler: torch.amp.GradScaler
     autocast: Any  # a context manager: torch.autocast or a null context
+    amp_dtype: torch.dtype | None  # autocast's dtype, None without AMP (validation uses it too)
     device: torch.device
     memory_format: torch.memory_format
     table: Any  # the training ImageTable: batch_labels(idx)
+
+
+def build_step_parts(cfg, tasks, table, couplings, device: torch.device, total_steps: int,
+                     distributed: bool = False) -> StepParts:
+    """Model, objective, optimiser, schedule and AMP as `train.*` asks, on `device`.
+
+    The weights are drawn right after seeding from `train.seed`, so they depend on the seed alone
+    (identical on every rank), not on what building the data drew from the global generator.
+    With `distributed`, the model is wrapped in DistributedDataParallel (BatchNorm synchronised
+    across GPUs).
+    """
+    memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
+    torch.manual_seed(cfg.train.seed)
+    model = build_model(cfg.model, tasks).to(device, memory_format=memory_format)
+    objective = MultiTaskObjective(tasks, couplings).to(device)
+    if distributed and device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)  # global batch statistics
+    net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    optimizer = build_optimizer(cfg.train, model)
+    autocast, amp_dtype = _autocast(device, cfg.train.amp)
+    return StepParts(cfg, net, model, objective, optimizer, build_scheduler(cfg.train, optimizer, total_steps),
+                     torch.amp.GradScaler(enabled=cfg.train.amp == "fp16"), autocast, amp_dtype, device,
+                     memory_format, table)
+
+
+def _autocast(device: torch.device, amp: str):
+    if amp == "none":
+        return contextlib.nullcontext(), None
+    if amp == "fp16" and device.type != "cuda":
+        raise ConfigError("train.amp=fp16 needs a CUDA device; use bf16 on CPU")
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype), dtype
 
 
 @dataclass

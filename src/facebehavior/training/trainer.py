@@ -9,7 +9,6 @@ when the selection score improves, a `best` one. Rank 0 alone logs and saves.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import time
@@ -19,8 +18,6 @@ from pathlib import Path
 import torch
 
 from facebehavior.config import config_to_yaml
-from facebehavior.losses.objective import MultiTaskObjective
-from facebehavior.models import build_model
 from facebehavior.training.checkpoint import (CheckpointMeta, labels_with_annotations, load_train_state, load_weights,
                                              save_checkpoint)
 from facebehavior.training.coupling_setup import build_couplings
@@ -28,8 +25,7 @@ from facebehavior.training.data import build_training_data, label_arrays_numpy
 from facebehavior.training.distributed import cleanup_distributed, resolve_device, setup_distributed
 from facebehavior.training.logger import RunLogger
 from facebehavior.training.memory import keep_freed_memory
-from facebehavior.training.optim import build_optimizer, build_scheduler
-from facebehavior.training.step import StepParts, optimisation_step
+from facebehavior.training.step import build_step_parts, optimisation_step
 from facebehavior.training.validation import selection_score, validate
 
 
@@ -44,17 +40,6 @@ class TrainResult:
     best_score: float | None
     history: list = field(default_factory=list)
     seconds: float = 0.0
-
-
-def _autocast(device: torch.device, amp: str):
-    if amp == "none":
-        return contextlib.nullcontext(), None
-    if amp == "fp16" and device.type != "cuda":
-        from facebehavior.errors import ConfigError
-
-        raise ConfigError("train.amp=fp16 needs a CUDA device; use bf16 on CPU")
-    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
-    return torch.autocast(device.type, dtype=dtype), dtype
 
 
 def train(cfg, resume: bool = False, say=print) -> TrainResult:
@@ -73,21 +58,10 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
     data = build_training_data(cfg, tasks, dist.rank, dist.world_size)
     train_labels = label_arrays_numpy(data.train)
     couplings, relatedness = build_couplings(cfg, tasks, train_labels)
-    memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
-    # Seeded right before the weights are drawn, so they depend on the seed alone (identical on every
-    # rank), not on what building the data drew from the global generator before.
-    torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg.model, tasks).to(device, memory_format=memory_format)
-    objective = MultiTaskObjective(tasks, couplings).to(device)
-    if dist.enabled and device.type == "cuda":
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)  # global batch statistics
-    net = torch.nn.parallel.DistributedDataParallel(model) if dist.enabled else model
     steps_per_epoch = data.sampler.steps_per_epoch
     total_steps = cfg.train.max_steps or cfg.train.epochs * steps_per_epoch
-    optimizer = build_optimizer(cfg.train, model)
-    scheduler = build_scheduler(cfg.train, optimizer, total_steps)
-    autocast, amp_dtype = _autocast(device, cfg.train.amp)
-    scaler = torch.amp.GradScaler(enabled=cfg.train.amp == "fp16")
+    parts = build_step_parts(cfg, tasks, data.train, couplings, device, total_steps, distributed=dist.enabled)
+    net, model, optimizer, scheduler = parts.net, parts.model, parts.optimizer, parts.scheduler
     trained = [t.name for t in tasks if data.train.presence[t.name].any()]
     labels_seen = labels_with_annotations(train_labels, tasks)
     logger = RunLogger(run_dir, enabled=dist.is_main)
@@ -128,8 +102,6 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
         from tqdm import tqdm
 
         progress = tqdm(total=total_steps, initial=global_step, desc=cfg.name, unit="step", leave=False)
-    parts = StepParts(cfg, net, model, objective, optimizer, scheduler, scaler, autocast, device, memory_format,
-                      data.train)
     net.train()
     stop = global_step >= total_steps
     while epoch < cfg.train.epochs and not stop:
@@ -159,7 +131,7 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
         if epoch % cfg.train.eval_every == 0 or stop or epoch == cfg.train.epochs:
             if dist.enabled:
                 _broadcast_buffers(model)  # every rank evaluates and saves rank 0's BN statistics
-            scores, thresholds = validate(model, data.val, tasks, cfg, device, dist, amp_dtype)
+            scores, thresholds = validate(model, data.val, tasks, cfg, device, dist, parts.amp_dtype)
             score = selection_score(scores, cfg.train.select_metric)
             record = {"step": global_step, "epoch": epoch, "select_score": score}
             record.update(_flatten_scores(scores))

@@ -203,19 +203,26 @@ def _pixel_maps(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
     θ maps normalised output coordinates to normalised input ones; with align_corners=False pixel
     i sits at (2i + 1)/W − 1, so in pixels θ becomes N⁻¹ θ N with N the pixel → normalised map.
+    The maps are stored axis first: cv2.remap takes each as one contiguous plane.
     """
     scale = torch.tensor([[width / 2], [height / 2]], dtype=torch.float32)
     offset = torch.tensor([(width - 1) / 2, (height - 1) / 2], dtype=torch.float32)
     t = theta.float()
     linear = t[:, :, :2] * torch.tensor([2 / width, 2 / height]) * scale  # (B, 2, 2)
     shift = (t[:, :, 0] * (1 / width - 1) + t[:, :, 1] * (1 / height - 1) + t[:, :, 2]) * scale[:, 0] + offset
-    xs = torch.arange(width, dtype=torch.float32)
-    ys = torch.arange(height, dtype=torch.float32)
     maps = torch.empty(2, theta.shape[0], height, width)
-    for axis, limit in ((0, width - 1), (1, height - 1)):
-        a, bcoef, c = (v[:, None, None] for v in (linear[:, axis, 0], linear[:, axis, 1], shift[:, axis]))
-        torch.add(c + bcoef * ys[:, None], a * xs, out=maps[axis]).clamp_(0, limit)
+    _affine_planes(torch.cat([linear, shift[:, :, None]], 2), torch.arange(width, dtype=torch.float32),
+                   torch.arange(height, dtype=torch.float32), maps.permute(1, 0, 2, 3))
+    maps[0].clamp_(0, width - 1)
+    maps[1].clamp_(0, height - 1)
     return maps
+
+
+def _affine_planes(theta: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, out: torch.Tensor) -> None:
+    """θ·(x, y, 1) for every pixel into `out` (B, 2, H, W): one broadcast add of a (B, 2, H, 1) and a
+    (B, 2, 1, W) term, since the map is separable in x and y."""
+    t = theta[:, :, :, None, None]  # (B, 2, 3, 1, 1)
+    torch.add(t[:, :, 2] + t[:, :, 1] * ys[:, None], t[:, :, 0] * xs, out=out)
 
 
 def affine_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -229,7 +236,6 @@ def affine_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
     like = {"dtype": theta.dtype, "device": theta.device}
     xs = torch.linspace(1 / width - 1, 1 - 1 / width, width, **like)  # pixel centres
     ys = torch.linspace(1 / height - 1, 1 - 1 / height, height, **like)
-    t = theta[:, :, :, None, None]  # (B, 2, 3, 1, 1)
     planes = torch.empty(theta.shape[0], 2, height, width, **like)
-    torch.add(t[:, :, 2] + t[:, :, 1] * ys[:, None], t[:, :, 0] * xs, out=planes)
+    _affine_planes(theta, xs, ys, planes)
     return planes.permute(0, 2, 3, 1)

@@ -241,9 +241,7 @@ def welch_lines(results: dict) -> list[str]:
     for a, b, left, right in pairs:
         cells = []
         for k in left:
-            if not left[k] or not right.get(k):
-                continue
-            diff, p = welch_difference(left[k], right[k])
+            diff, p = welch_difference(left[k], right.get(k, []))
             if p == p:  # testable: two or more seeds a side, not all identical
                 cells.append(f"k={k}: {diff:+.3f} (p={p:.3f})")
         if cells:

@@ -57,11 +57,9 @@ def compare_to_baseline(rows: dict[str, list[dict]], baseline: str, columns, alp
             continue
         helped, hurt, same = [], [], []
         for col in columns:
-            a, b = values(results_list, col), values(base, col)
-            a, b = a[~np.isnan(a)], b[~np.isnan(b)]
-            if len(a) == 0 or len(b) == 0:
+            diff, p = welch_difference(values(results_list, col), values(base, col))
+            if np.isnan(diff):  # a side without this score
                 continue
-            diff, p = welch_difference(a, b)
             cell = f"{col[3]} ({diff:+.3f}{'' if np.isnan(p) else f', p={p:.2f}'})"
             if not np.isnan(p) and p < alpha:
                 (helped if diff > 0 else hurt).append(cell)

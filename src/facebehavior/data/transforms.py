@@ -2,7 +2,9 @@
 
 Augmentation runs on whole batches as tensors (one warp for the batch), not per sample in
 Python, so the training step stays vectorised. It runs where the batch is: on a CPU that is the
-training thread, so every pass over the batch counts (see benchmarks/bench_step.py). Its
+training thread, so every pass over the batch counts (see benchmarks/bench_step.py; running it on a
+background thread during forward + backward instead saved nothing on a 2-core CPU, whose cores the
+training threads keep busy: benchmarks/bench_overlap.py). Its
 randomness comes from a CPU generator seeded by (seed, step), whatever the device: a resumed run
 sees exactly the augmentations the uninterrupted run would have.
 """

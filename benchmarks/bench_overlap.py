@@ -18,6 +18,8 @@ outlives the thread that made it):
 5. `bare after`: forward + backward alone again, the second team's threads now idle.
 
 The augmentation is hidden where an `ahead` condition takes less than `inline` and close to `bare`.
+(What to expect from libgomp, torch's OpenMP on Linux: waiting threads spin 300,000 times before
+sleeping, but only 100 times once there are more OpenMP threads than CPUs: see GOMP_SPINCOUNT.)
 Also given: the share of passes in which the background batch was still running when the forward +
 backward finished. Prints a table, writes benchmarks/results/bench_overlap.json.
 Run: .venv/bin/python benchmarks/bench_overlap.py [--rounds 3] [--passes 12]

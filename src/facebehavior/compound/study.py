@@ -242,7 +242,7 @@ def welch_lines(results: dict) -> list[str]:
         cells = []
         for k in left:
             diff, p = welch_difference(left[k], right.get(k, []))
-            if p == p:  # testable: two or more seeds a side, not all identical
+            if not np.isnan(p):  # testable: two or more seeds a side, not all identical
                 cells.append(f"k={k}: {diff:+.3f} (p={p:.3f})")
         if cells:
             lines.append(f"- {a} vs {b}, mean diagonal difference (Welch's t-test over seeds): " + ", ".join(cells))

@@ -197,3 +197,101 @@ def test_cache_dir_needs_the_memory_cache():
         load_config(base=_base(data={"cache_dir": "/tmp/decoded"}))
     cfg = load_config(base=_base(data={"cache": "memory", "cache_dir": "/tmp/decoded"}))
     assert cfg.data.cache_dir == "/tmp/decoded"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.epochs=0", "train.epochs: 0 is out of range; valid: >= 1"),
+    ("train.epochs=-3", "train.epochs: -3 is out of range; valid: >= 1"),
+    ("data.batch_size=0", "data.batch_size: 0 is out of range; valid: >= 1"),
+    ("train.eval_every=0", "train.eval_every: 0 is out of range; valid: >= 1"),
+    ("train.log_every=0", "train.log_every: 0 is out of range; valid: >= 1"),
+    ("train.checkpoint_every=-1", "train.checkpoint_every: -1 is out of range; valid: >= 0"),
+    ("train.lr=-0.1", "train.lr: -0.1 is out of range; valid: > 0"),
+    ("train.lr=0", "train.lr: 0.0 is out of range; valid: > 0"),
+    ("train.lr=.nan", "train.lr: nan is out of range; valid: > 0"),
+    ("train.lr=.inf", "train.lr: inf is out of range; valid: > 0"),
+    ("train.momentum=-0.5", "train.momentum: -0.5 is out of range; valid: >= 0 and < 1"),
+    ("train.momentum=1", "train.momentum: 1.0 is out of range; valid: >= 0 and < 1"),
+    ("train.weight_decay=-1e-4", "train.weight_decay: -0.0001 is out of range; valid: >= 0"),
+    ("train.max_steps=0", "train.max_steps: 0 is out of range; valid: >= 1"),
+    ("train.gamma=0", "train.gamma: 0.0 is out of range; valid: > 0 and <= 1"),
+    ("train.threads=0", "train.threads: 0 is out of range; valid: >= 1"),
+    ("train.seed=-1", "train.seed: -1 is out of range; valid: >= 0"),
+    ("data.num_workers=-1", "data.num_workers: -1 is out of range; valid: >= 0"),
+    ("data.image_size=0", "data.image_size: 0 is out of range; valid: >= 8"),
+    ("data.augment.rotate_deg=-5", "data.augment.rotate_deg: -5.0 is out of range; valid: >= 0 and <= 180"),
+    ("data.augment.brightness=2", "data.augment.brightness: 2.0 is out of range; valid: >= 0 and <= 1"),
+    ("data.augment.contrast=-0.1", "data.augment.contrast: -0.1 is out of range; valid: >= 0 and <= 1"),
+    ("data.augment.translate=1.5", "data.augment.translate: 1.5 is out of range; valid: >= 0 and <= 1"),
+    ("data.augment.scale=[0, 1.1]", "data.augment.scale: item 0 of [0, 1.1] is out of range; valid: > 0"),
+    ("data.augment.scale=[0.9]", "data.augment.scale: [0.9] must have 2 items"),
+    ("data.augment.scale=[1.2, 0.8]", "data.augment.scale: [1.2, 0.8]; valid: [low, high] with 0 < low <= high"),
+    ("data.label_sets=[{name: a, databases: [x], batch_size: 0}]",
+     "data.label_sets[0].batch_size: 0 is out of range; valid: >= 1"),
+    ("model.dropout=1", "model.dropout: 1.0 is out of range; valid: >= 0 and < 1"),
+    ("model.widths=[8, 0]", "model.widths: item 0 of [8, 0] is out of range; valid: >= 1"),
+    ("model.widths=[8, x]", "model.widths: item 'x' of [8, 'x'] is not a number; valid: >= 1"),
+    ("model.stem_stride=0", "model.stem_stride: 0 is out of range; valid: >= 1"),
+    ("tasks.0.weight=-1", "tasks[0].weight: -1.0 is out of range; valid: >= 0"),
+    ("tasks.2.range=[1, -1]", "tasks[2].range: [1, -1]; valid: [low, high] with low < high"),
+    ("tasks.2.range=[-1, .inf]", "tasks[2].range: item inf of [-1, inf] is out of range; valid: a finite number"),
+    ("coupling=[{soft_coannotation: {weight: -2}}]",
+     "coupling[0].soft_coannotation.weight: -2.0 is out of range; valid: >= 0"),
+    ("coupling=[{distribution_matching: {weight: -2}}]",
+     "coupling[0].distribution_matching.weight: -2.0 is out of range; valid: >= 0"),
+    ("coupling=[{coannotation: {weight: -2}}]", "coupling[0].coannotation.weight: -2.0 is out of range; valid: >= 0"),
+    ("eval.batch_size=0", "eval.batch_size: 0 is out of range; valid: >= 1"),
+    ("eval.median_filter=-1", "eval.median_filter: -1 is out of range; valid: >= 0"),
+    ("train.device=gpu", "train.device: 'gpu'; valid: auto, cpu, cuda, cuda:N, mps"),
+    ("train.epochs=true", "train.epochs: expected a number, got True"),
+])
+def test_out_of_range_values_are_one_line_naming_field_value_and_range(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(base=_base(), overrides=[override])
+    assert str(err.value) == message
+
+
+def test_range_boundaries_are_accepted():
+    cfg = load_config(base=_base(), overrides=[
+        "train.epochs=1", "data.batch_size=1", "train.eval_every=1", "train.log_every=1", "train.checkpoint_every=0",
+        "train.momentum=0", "train.weight_decay=0", "train.gamma=1", "data.num_workers=0", "data.image_size=8",
+        "model.dropout=0", "data.augment.scale=[1, 1]", "data.augment.rotate_deg=180", "tasks.0.weight=0",
+        "train.lr=1e-9", "train.device=cuda:1", "train.threads=null", "train.max_steps=null"])
+    assert cfg.train.epochs == 1 and cfg.data.batch_size == 1 and cfg.train.threads is None
+
+
+def test_range_table_names_real_fields_and_tolerates_unlisted_ones():
+    import dataclasses
+
+    from facebehavior import config
+
+    classes = {c.__name__: c for c in vars(config).values() if dataclasses.is_dataclass(c) and isinstance(c, type)}
+    for key in list(config._RANGES) + list(config._LENGTHS):
+        cls, name = key.split(".")
+        assert name in {f.name for f in dataclasses.fields(classes[cls])}, key
+    assert "name" not in config._RANGES and load_config(base=_base(name="no range")).name == "no range"
+
+
+@pytest.mark.parametrize("override", ["train.lr=[1,", "train.lr={a: 1", "name='unclosed", "train.lr=[1, 2]]"])
+def test_malformed_override_value_is_a_config_error_not_a_yaml_traceback(override):
+    with pytest.raises(ConfigError, match=r"override .*not valid YAML"):
+        load_config(base=_base(), overrides=[override])
+
+
+def test_overrides_do_not_write_into_the_callers_base_dict():
+    base = _base()
+    load_config(base=base, overrides=["tasks.0.weight=3", "train.lr=0.5"])
+    assert base == _base()
+
+
+def test_yaml_file_that_is_not_a_mapping_or_not_utf8(tmp_path):
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping of sections"):
+        load_config(listed)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(latin)
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        config_from_yaml_text("tasks: [\n")

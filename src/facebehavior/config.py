@@ -6,7 +6,9 @@ into a silently ignored setting. The resolved config is saved in every checkpoin
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -194,6 +196,62 @@ _CHOICES = {
     "TrainConfig.schedule": ("none", "cosine", "step"),
     "TrainConfig.amp": ("none", "bf16", "fp16"),
 }
+# Valid ranges, in interval notation ("[1, inf)": at least 1; "(0, 1]": above 0, at most 1), checked
+# when a config is loaded; for a list field, on each item. A field not listed here is not range-checked.
+_RANGES = {
+    "TaskConfig.weight": "[0, inf)",
+    "TaskConfig.range": "(-inf, inf)",
+    "AugmentConfig.scale": "(0, inf)",
+    "AugmentConfig.rotate_deg": "[0, 180]",
+    "AugmentConfig.translate": "[0, 1]",
+    "AugmentConfig.brightness": "[0, 1]",
+    "AugmentConfig.contrast": "[0, 1]",
+    "LabelSetConfig.batch_size": "[1, inf)",
+    "DataConfig.image_size": "[8, inf)",
+    "DataConfig.batch_size": "[1, inf)",
+    "DataConfig.num_workers": "[0, inf)",
+    "ModelConfig.widths": "[1, inf)",
+    "ModelConfig.depths": "[1, inf)",
+    "ModelConfig.stem_stride": "[1, inf)",
+    "ModelConfig.dropout": "[0, 1)",
+    "CoAnnotationConfig.weight": "[0, inf)",
+    "SoftCoAnnotationConfig.weight": "[0, inf)",
+    "DistributionMatchingConfig.weight": "[0, inf)",
+    "TrainConfig.epochs": "[1, inf)",
+    "TrainConfig.max_steps": "[1, inf)",
+    "TrainConfig.lr": "(0, inf)",
+    "TrainConfig.momentum": "[0, 1)",
+    "TrainConfig.weight_decay": "[0, inf)",
+    "TrainConfig.warmup_steps": "[0, inf)",
+    "TrainConfig.step_size": "[1, inf)",
+    "TrainConfig.gamma": "(0, 1]",
+    "TrainConfig.grad_clip": "[0, inf)",
+    "TrainConfig.seed": "[0, inf)",
+    "TrainConfig.log_every": "[1, inf)",
+    "TrainConfig.eval_every": "[1, inf)",
+    "TrainConfig.checkpoint_every": "[0, inf)",
+    "TrainConfig.threads": "[1, inf)",
+    "EvalConfig.batch_size": "[1, inf)",
+    "EvalConfig.median_filter": "[0, inf)",
+}
+# List fields of a fixed length (checked with the ranges).
+_LENGTHS = {"TaskConfig.range": 2, "AugmentConfig.scale": 2}
+
+
+def _check_range(value, interval: str, where: str) -> None:
+    """Raise ConfigError unless `value` (or each item of a list) lies in `interval`; None passes."""
+    if value is None:
+        return
+    lo_text, hi_text = (part.strip() for part in interval[1:-1].split(","))
+    lo, hi, closed_lo, closed_hi = float(lo_text), float(hi_text), interval[0] == "[", interval[-1] == "]"
+    valid = " and ".join([f"{'>=' if closed_lo else '>'} {lo_text}"] * (lo > -math.inf) +
+                         [f"{'<=' if closed_hi else '<'} {hi_text}"] * (hi < math.inf)) or "a finite number"
+    for item in value if isinstance(value, list) else [value]:
+        what = f"item {item!r} of {value!r}" if isinstance(value, list) else repr(item)
+        if not isinstance(item, (int, float)) or isinstance(item, bool):
+            raise ConfigError(f"{where}: {what} is not a number; valid: {valid}")
+        if not ((lo <= item if closed_lo else lo < item) and (item <= hi if closed_hi else item < hi)):
+            raise ConfigError(f"{where}: {what} is out of range; valid: {valid}")
 
 
 _FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -220,6 +278,8 @@ def _check_type(value, annotation, where: str):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         return list(value)
+    if annotation in (int, float) and isinstance(value, bool):
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
     if isinstance(annotation, type) and not isinstance(value, annotation):
         raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}")
     return value
@@ -252,6 +312,11 @@ def from_dict(cls, data: dict, where: str = ""):
         choices = _CHOICES.get(f"{cls.__name__}.{name}")
         if choices and kwargs[name] not in choices:
             raise ConfigError(f"{here}: {kwargs[name]!r} is not one of {list(choices)}")
+        length = _LENGTHS.get(f"{cls.__name__}.{name}")
+        if length and kwargs[name] is not None and len(kwargs[name]) != length:
+            raise ConfigError(f"{here}: {kwargs[name]!r} must have {length} items")
+        if f"{cls.__name__}.{name}" in _RANGES:
+            _check_range(kwargs[name], _RANGES[f"{cls.__name__}.{name}"], here)
     missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
                and f.default_factory is dataclasses.MISSING]
     if missing:
@@ -264,7 +329,12 @@ def apply_override(data: dict, assignment: str) -> None:
     if "=" not in assignment:
         raise ConfigError(f"override {assignment!r}: expected KEY=VALUE, e.g. train.lr=0.01")
     key, raw = assignment.split("=", 1)
-    value = yaml.safe_load(raw)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        problem = str(getattr(exc, "problem", "") or exc).strip()
+        raise ConfigError(f"override {assignment!r}: the value is not valid YAML ({problem}); quote a string, "
+                          "write a list as [1, 2]") from None
     node = data
     parts = key.strip().split(".")
     for part in parts[:-1]:
@@ -289,21 +359,29 @@ def _list_index(items: list, part: str, key: str) -> int:
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
                 base: dict | None = None) -> ExperimentConfig:
     """Load a YAML config (or start from `base`), apply overrides, validate."""
-    data: dict = dict(base or {})
+    data: dict = copy.deepcopy(dict(base or {}))  # overrides must not write into the caller's dict
     if path is not None:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         try:
-            loaded = yaml.safe_load(path.read_text()) or {}
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections (name, tasks, data, ...), "
+                              f"got {type(loaded).__name__}")
         data.update(loaded)
     for assignment in overrides or []:
         apply_override(data, assignment)
     cfg = from_dict(ExperimentConfig, data)
     validate_semantics(cfg)
     return cfg
+
+
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 def validate_semantics(cfg: ExperimentConfig) -> None:
@@ -322,6 +400,14 @@ def validate_semantics(cfg: ExperimentConfig) -> None:
     if cfg.data.cache_dir and cfg.data.cache != "memory":
         raise ConfigError(f"data.cache_dir is set ({cfg.data.cache_dir!r}) but data.cache is {cfg.data.cache!r}; "
                           "decoded images are only kept with data.cache: memory")
+    for i, task in enumerate(cfg.tasks):
+        if task.range and not task.range[0] < task.range[1]:
+            raise ConfigError(f"tasks[{i}].range: {task.range!r}; valid: [low, high] with low < high")
+    scale = cfg.data.augment.scale
+    if not scale[0] <= scale[1]:
+        raise ConfigError(f"data.augment.scale: {scale!r}; valid: [low, high] with 0 < low <= high")
+    if not _DEVICE.fullmatch(cfg.train.device):
+        raise ConfigError(f"train.device: {cfg.train.device!r}; valid: auto, cpu, cuda, cuda:N, mps")
     metric = cfg.train.select_metric
     if metric != "mean_primary" and (metric.count("/") != 2 or not all(metric.split("/"))):
         # checked here: validation would otherwise fail on it only after the first epoch
@@ -334,4 +420,8 @@ def config_to_yaml(cfg: ExperimentConfig) -> str:
 
 
 def config_from_yaml_text(text: str) -> ExperimentConfig:
-    return from_dict(ExperimentConfig, yaml.safe_load(text))
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config text is not valid YAML: {exc}") from None
+    return from_dict(ExperimentConfig, data)

@@ -41,6 +41,14 @@ def test_bad_override(tmp_path, capsys):
     _fails_cleanly(capsys, ["train", "--config", path, "--set", "train.optimizer=lbfgs"], "train.optimizer")
 
 
+
+def test_out_of_range_and_malformed_overrides(tmp_path, capsys):
+    path = _config(tmp_path)
+    _fails_cleanly(capsys, ["train", "--config", path, "--set", "train.lr=[1,"], "train.lr=[1,", "not valid YAML")
+    _fails_cleanly(capsys, ["train", "--config", path, "--set", "data.batch_size=0"],
+                   "data.batch_size: 0 is out of range; valid: >= 1")
+    assert not (tmp_path / "run").exists()
+
 def test_bad_manifest_row_in_training_data(tmp_path, capsys):
     manifest = tmp_path / "m.csv"
     pd.DataFrame({"path": ["a.png", "b.png"], "database": ["x", "x"], "split": ["train", "train"],

@@ -1,6 +1,7 @@
 """Checkpoints: safetensors + meta.json round trip, atomic replace, and refusal of unsafe or corrupt files."""
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -192,3 +193,124 @@ def test_trained_labels_round_trip_and_older_meta_reads_as_unknown(tmp_path):
     del data["trained_labels"]  # as written before the field existed
     (path / "meta.json").write_text(json.dumps(data))
     assert read_meta(path).trained_labels is None
+
+
+class _Killed(BaseException):
+    """Stands for kill -9: nothing after it runs, no cleanup."""
+
+
+def _kill_at(monkeypatch, n: int):
+    """Make the n-th rename or rmtree from now on die before it happens (n = 0: never)."""
+    from pathlib import Path
+
+    import facebehavior.training.checkpoint as ckpt
+
+    calls = [0]
+    real_rename, real_rmtree = Path.rename, ckpt.shutil.rmtree
+
+    def guard(real):
+        def op(*args, **kwargs):
+            calls[0] += 1
+            if calls[0] == n:
+                raise _Killed
+            return real(*args, **kwargs)
+        return op
+
+    monkeypatch.setattr(Path, "rename", guard(real_rename))
+    monkeypatch.setattr(ckpt.shutil, "rmtree", guard(real_rmtree))
+    return calls
+
+
+def _save_step(path, step: int):
+    model, meta = _model_and_meta(seed=step)
+    meta.global_step = step
+    save_checkpoint(path, model, meta, {"global_step": step})
+
+
+def test_a_save_killed_at_any_point_leaves_a_complete_checkpoint_and_the_next_save_cleans_up(tmp_path, monkeypatch):
+    from facebehavior.training.checkpoint import find_checkpoint
+
+    _save_step(tmp_path / "count" / "last", 1)
+    calls = _kill_at(monkeypatch, 0)
+    _save_step(tmp_path / "count" / "last", 2)
+    monkeypatch.undo()
+    n_ops = calls[0]  # renames and removals of a save that replaces a checkpoint
+    assert n_ops >= 3
+    for first_kill in range(1, n_ops + 1):
+        for second_kill in range(0, n_ops + 4):  # then kill the save that follows (it may recover first)
+            path = tmp_path / f"k{first_kill}_{second_kill}" / "last"
+            _save_step(path, 1)
+            for step, kill in ((2, first_kill), (3, second_kill)):
+                _kill_at(monkeypatch, kill)
+                try:
+                    _save_step(path, step)
+                except _Killed:
+                    pass
+                monkeypatch.undo()
+                where = (first_kill, second_kill, step)
+                assert find_checkpoint(path).parent == path.parent, where
+                got = read_meta(path).global_step  # every loader reads the same complete copy
+                assert got in (1, step - 1, step) and load_train_state(path)["global_step"] == got, where
+                model, _ = _model_and_meta(seed=99)
+                load_weights(path, model)
+                assert _state_equal(model, _model_and_meta(seed=got)[0]), where
+            _save_step(path, 4)
+            assert read_meta(path).global_step == 4
+            assert sorted(p.name for p in path.parent.iterdir()) == ["last"], where
+
+
+def test_killed_between_the_two_renames_the_newer_copy_is_read(saved, monkeypatch):
+    from facebehavior.training.checkpoint import find_checkpoint
+
+    path, _, _ = saved
+    _kill_at(monkeypatch, 3)  # meta.json's rename, last -> last.old, then (killed) last.tmp -> last
+    with pytest.raises(_Killed):
+        _save_step(path, 43)
+    monkeypatch.undo()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last.old", "last.tmp"]
+    assert find_checkpoint(path) == path.with_name("last.tmp") and read_meta(path).global_step == 43
+    _save_step(path, 44)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last"] and read_meta(path).global_step == 44
+
+
+def test_an_incomplete_save_is_never_read(saved):
+    from facebehavior.training.checkpoint import find_checkpoint
+
+    path, model, _ = saved
+    path.rename(path.with_name("last.old"))
+    tmp = path.with_name("last.tmp")
+    tmp.mkdir()
+    (tmp / "model.safetensors").write_bytes(b"half")  # killed while writing: no meta.json yet
+    assert find_checkpoint(path) == path.with_name("last.old") and read_meta(path).global_step == 42
+    shutil.rmtree(path.with_name("last.old"))
+    assert find_checkpoint(path) is None
+    with pytest.raises(CheckpointError, match="not a checkpoint folder"):
+        read_meta(path)
+
+
+def test_non_finite_weights_are_refused_at_load(saved):
+    from safetensors.torch import load_file, save_file
+
+    path, model, _ = saved
+    for bad in (float("nan"), float("inf")):
+        state = load_file(path / "model.safetensors")
+        name = next(k for k, v in state.items() if v.is_floating_point())
+        state[name].view(-1)[0] = bad
+        save_file(state, path / "model.safetensors")
+        with pytest.raises(CheckpointError, match=rf"non-finite weights \(NaN or inf\) in 1 of .*{name}"):
+            load_weights(path, model)
+        with pytest.raises(CheckpointError, match="non-finite"):
+            load_model(path)
+
+
+def test_resume_source_refuses_a_folder_that_holds_no_run(tmp_path, saved):
+    from facebehavior.training.checkpoint import resume_source
+
+    path, _, _ = saved
+    assert resume_source(path, tmp_path) == path
+    with pytest.raises(CheckpointError, match=r"--resume: .*typo.* holds no run to resume"):
+        resume_source(tmp_path / "typo" / "checkpoints" / "last", tmp_path / "typo")
+    assert not (tmp_path / "typo").exists()
+    (tmp_path / "started").mkdir()
+    (tmp_path / "started" / "config.yaml").write_text("name: x\n")  # stopped before its first checkpoint
+    assert resume_source(tmp_path / "started" / "checkpoints" / "last", tmp_path / "started") is None

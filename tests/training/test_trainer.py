@@ -95,3 +95,59 @@ def test_bad_config_value_is_a_clear_cli_error(tiny_manifest, tmp_path):
     done = _run_cli(["train", "-c", str(cfg)], check=False)
     assert done.returncode == 2
     assert "unknown key(s) ['optimiser']" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_resume_after_a_kill_between_the_two_renames_of_a_save_is_exact(tiny_manifest, tmp_path, monkeypatch):
+    import pytest
+
+    import facebehavior.training.checkpoint as ckpt
+
+    class Killed(BaseException):
+        pass
+
+    quiet = lambda *_: None  # noqa: E731
+    ref = train(load_config(base=tiny_config(tiny_manifest, tmp_path / "ref", epochs=1, checkpoint_every=2)),
+                say=quiet)
+    real, saves = ckpt._replace_dir, []
+
+    def dies_between_renames(tmp, final):
+        saves.append(final.name)
+        if final.name == "last" and saves.count("last") == 2:  # the step-4 checkpoint
+            final.rename(final.with_name("last.old"))
+            raise Killed
+        real(tmp, final)
+
+    cut_cfg = load_config(base=tiny_config(tiny_manifest, tmp_path / "cut", epochs=1, checkpoint_every=2))
+    monkeypatch.setattr(ckpt, "_replace_dir", dies_between_renames)
+    with pytest.raises(Killed):
+        train(cut_cfg, say=quiet)
+    monkeypatch.undo()
+    folder = tmp_path / "cut" / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == ["last.old", "last.tmp"]
+    said = []
+    train(cut_cfg, resume=True, say=said.append)
+    assert f"resumed from {folder / 'last.tmp'} at epoch 0, step 4" in said
+    assert sorted(p.name for p in folder.iterdir()) == ["best", "last"]
+    a, b = _weights(ref.run_dir), _weights(tmp_path / "cut")
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=1e-6, msg=k)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
+    assert steps[:4] == [1, 2, 3, 4] and steps == sorted(steps)  # the log kept its first steps
+
+
+def test_resume_without_any_run_is_an_error_and_a_run_stopped_before_its_first_checkpoint_restarts(
+        tiny_manifest, tmp_path):
+    import pytest
+
+    from facebehavior.errors import CheckpointError
+
+    cfg = load_config(base=tiny_config(tiny_manifest, tmp_path / "typo", max_steps=1, epochs=1))
+    with pytest.raises(CheckpointError, match=r"--resume: .*typo holds no run to resume"):
+        train(cfg, resume=True, say=lambda *_: None)
+    assert not (tmp_path / "typo").exists()
+    (tmp_path / "typo").mkdir()
+    (tmp_path / "typo" / "config.yaml").write_text("name: tiny\n")
+    said = []
+    train(cfg, resume=True, say=said.append)
+    assert any("stopped before its first checkpoint: starting it from step 0" in s for s in said)
+    assert (tmp_path / "typo" / "checkpoints" / "last" / "model.safetensors").is_file()

@@ -1,12 +1,14 @@
 """Checkpoints: a folder with `model.safetensors`, `meta.json` (resolved config, tasks, trained
 heads and labels, AU thresholds, scores) and, for resuming, `train_state.pt` (optimizer, scheduler, sampler
-position) read back with `weights_only=True`. Folders are replaced atomically: a crash leaves the
-previous checkpoint intact.
+position) read back with `weights_only=True`. Folders are replaced by rename: a crash at any
+point leaves a complete checkpoint that `find_checkpoint` (and every loader here) reads and the next
+save puts back in place. Weights with NaN or inf are refused at load.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,13 +62,58 @@ def labels_with_annotations(labels: dict[str, np.ndarray], tasks) -> dict[str, l
     return out
 
 
+def _siblings(final: Path) -> tuple[Path, Path]:
+    return final.with_name(final.name + ".tmp"), final.with_name(final.name + ".old")
+
+
+def _complete(folder: Path) -> bool:
+    """Whether `folder` holds a whole checkpoint: save_checkpoint writes meta.json last (by rename)."""
+    try:
+        return (folder / "model.safetensors").is_file() and isinstance(
+            json.loads((folder / "meta.json").read_text()), dict)
+    except (OSError, ValueError):
+        return False
+
+
+def find_checkpoint(path: str | Path) -> Path | None:
+    """The folder to read checkpoint `path` from: `path` itself, or, when a save was interrupted
+    between its two renames, the complete copy it left (`<path>.tmp`, the newer, else `<path>.old`).
+    None when there is no checkpoint at all. Reads only; the next save_checkpoint renames."""
+    final = Path(path)
+    if final.exists():
+        return final
+    return next((c for c in _siblings(final) if _complete(c)), None)
+
+
+def resume_source(last: str | Path, run_dir: str | Path) -> Path | None:
+    """The checkpoint `train --resume` continues from (see find_checkpoint); None for a run that
+    stopped before its first save. No checkpoint and no run in `run_dir` (a mistyped out dir) is an error."""
+    source = find_checkpoint(last)
+    if source is None and not (Path(run_dir) / "config.yaml").is_file():
+        raise CheckpointError(f"--resume: {run_dir} holds no run to resume (no checkpoint at {last}, no "
+                              "config.yaml); check --out / out_dir, or leave out --resume to start a new run")
+    return source
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _replace_dir(tmp: Path, final: Path) -> None:
-    old = final.with_name(final.name + ".old")
-    if old.exists():
-        shutil.rmtree(old)
+    """Put complete `tmp` in place of `final`. At every moment one complete copy exists under a name
+    find_checkpoint reads: `final`; then `final.old` and `final.tmp`; then `final` again."""
+    _, old = _siblings(final)
     if final.exists():
         final.rename(old)
     tmp.rename(final)
+    try:
+        _fsync(final.parent)  # the renames survive a power loss too
+    except OSError:  # a filesystem or OS that cannot sync directories
+        pass
     if old.exists():
         shutil.rmtree(old)
 
@@ -76,15 +123,23 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, meta: CheckpointMe
     from safetensors.torch import save_file
 
     final = Path(path)
-    tmp = final.with_name(final.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    tmp, old = _siblings(final)
+    source = find_checkpoint(final)
+    if source is not None and source != final:  # an earlier save was interrupted between its renames
+        source.rename(final)
+    for leftover in (tmp, old):  # superseded by `final` (or incomplete)
+        if leftover.exists():
+            shutil.rmtree(leftover)
     tmp.mkdir(parents=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, tmp / "model.safetensors", metadata={"format": FORMAT})
-    (tmp / "meta.json").write_text(json.dumps(meta.__dict__, indent=1, default=float))
     if train_state is not None:
         torch.save(train_state, tmp / "train_state.pt")
+    (tmp / "meta.json.part").write_text(json.dumps(meta.__dict__, indent=1, default=float))
+    for name in ("model.safetensors", "train_state.pt", "meta.json.part"):
+        if (tmp / name).exists():
+            _fsync(tmp / name)
+    (tmp / "meta.json.part").rename(tmp / "meta.json")  # last: it marks the folder complete
     _replace_dir(tmp, final)
     return final
 
@@ -93,6 +148,7 @@ def _folder(path: str | Path) -> Path:
     path = Path(path)
     if path.is_file() and path.name == "model.safetensors":
         path = path.parent
+    path = find_checkpoint(path) or path
     if not path.is_dir() or not (path / "model.safetensors").is_file():
         raise CheckpointError(f"{path}: not a checkpoint folder (expected model.safetensors and meta.json in it; "
                               "pass e.g. runs/NAME/checkpoints/best)")
@@ -122,6 +178,12 @@ def load_weights(path: str | Path, model: torch.nn.Module, strict: bool = True) 
         state = load_file(folder / "model.safetensors")
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"{folder}/model.safetensors is corrupt: {exc}") from None
+    bad = [name for name, t in state.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise CheckpointError(f"{folder}/model.safetensors holds non-finite weights (NaN or inf) in {len(bad)} of "
+                              f"{len(state)} tensors ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}): the "
+                              "training that saved it diverged; use an earlier checkpoint or retrain with a lower "
+                              "train.lr")
     try:
         model.load_state_dict(state, strict=strict)
     except RuntimeError as exc:

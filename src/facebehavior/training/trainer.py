@@ -19,7 +19,7 @@ import torch
 
 from facebehavior.config import config_to_yaml
 from facebehavior.training.checkpoint import (CheckpointMeta, labels_with_annotations, load_train_state, load_weights,
-                                             save_checkpoint)
+                                             resume_source, save_checkpoint)
 from facebehavior.training.coupling_setup import build_couplings
 from facebehavior.training.data import build_training_data, label_arrays_numpy
 from facebehavior.training.distributed import cleanup_distributed, resolve_device, setup_distributed
@@ -54,6 +54,8 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
     tasks = cfg.task_specs()
     run_dir = cfg.run_dir()
     last_dir, best_dir = run_dir / "checkpoints" / "last", run_dir / "checkpoints" / "best"
+    # before anything is loaded or created: last, or the complete copy an interrupted save left
+    source = resume_source(last_dir, run_dir) if resume else None
 
     data = build_training_data(cfg, tasks, dist.rank, dist.world_size)
     train_labels = label_arrays_numpy(data.train)
@@ -67,17 +69,19 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
     logger = RunLogger(run_dir, enabled=dist.is_main)
 
     epoch, start_step, global_step, best, history = 0, 0, 0, None, []
-    if resume and last_dir.exists():
-        state = load_train_state(last_dir)
-        load_weights(last_dir, model)
+    if source is not None:
+        state = load_train_state(source)
+        load_weights(source, model)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         epoch, start_step, global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
         best = state["best_score"] if state["best_score"] == state["best_score"] else None  # NaN = none
         logger.truncate_after(global_step)
         if dist.is_main:
-            say(f"resumed from {last_dir} at epoch {epoch}, step {global_step}")
+            say(f"resumed from {source} at epoch {epoch}, step {global_step}")
     elif dist.is_main:
+        if resume:
+            say(f"note: {run_dir} holds a run that stopped before its first checkpoint: starting it from step 0")
         logger.start_fresh()  # a new run in an old folder: its log is not appended to the old one
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(config_to_yaml(cfg))

@@ -146,3 +146,33 @@ def test_tune_thresholds_fixes_a_label_where_half_is_wrong():
     assert thr[1] == pytest.approx(0.5)  # 0.5 is already perfect here
     assert thr[2] == 0.5  # never annotated
     assert m.f1_per_label(truth, probs, threshold=thr)[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("value", [0.5, 0.3, 0.1, -0.7, 1 / 3, 1e-9, 123.456, 0.0])
+def test_ccc_of_two_identical_constant_vectors_is_zero_for_every_constant(value):
+    # the formula reads 0/0; rounding in the mean once made some constants score 1.0
+    for n in (1, 2, 3, 7, 1000):
+        assert m.ccc([value] * n, [value] * n) == 0.0
+
+
+@pytest.mark.parametrize("pred,target", [
+    ([0.3] * 5, [0.1, 0.2, 0.3, 0.4, 0.5]),  # constant prediction, varying target
+    ([0.1, 0.2, 0.3, 0.4, 0.5], [0.3] * 5),  # varying prediction, constant target
+    ([0.3] * 4, [0.6] * 4),  # two different constants
+    ([0.3], [0.9]),  # one pair
+    ([1.0, 2.0, NAN], [NAN, NAN, NAN]),  # no pair left
+])
+def test_ccc_of_a_constant_side_or_no_pairs_is_zero(pred, target):
+    assert m.ccc(pred, target) == 0.0
+
+
+def test_ccc_stays_within_minus_one_and_one_and_refuses_non_finite_predictions():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=1000) * 1e-150  # tiny moments
+    assert -1.0 <= m.ccc(x, x) <= 1.0 and m.ccc(x, x) == pytest.approx(1.0)
+    assert m.ccc(-(x - x.mean()), x - x.mean()) == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="1 prediction"):
+        m.ccc([0.1, NAN, 0.3], [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        m.ccc([0.1, 0.2, 0.3], [0.1, np.inf, 0.3])
+    assert m.ccc([NAN, 0.2, 0.3, 0.1], [NAN, 0.2, 0.3, 0.1]) == pytest.approx(1.0)  # unlabelled pair left out

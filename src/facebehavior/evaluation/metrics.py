@@ -21,8 +21,11 @@ import numpy as np
 def ccc(pred, target) -> float:
     """Concordance correlation coefficient of two 1-D arrays (pairs with a NaN target are left out).
 
-    ``2 cov / (var_p + var_t + (mean_p - mean_t)^2)`` with population moments. Returns 0.0 when it
-    is undefined (no pairs, or both sides constant and equal), never NaN.
+    ``2 cov / (var_p + var_t + (mean_p - mean_t)^2)`` with population moments, in [-1, 1].
+    Degenerate inputs, by one rule: when either side is constant (all its values equal, one pair
+    included) there is no co-variation and the CCC is 0.0, also for two identical constant vectors
+    (where the formula reads 0/0): a constant prediction never scores above 0. No pairs: 0.0. Never
+    NaN; a NaN or infinite prediction (or infinite target) is a ValueError, not a silent score.
     """
     pred = np.asarray(pred, dtype=np.float64).ravel()
     target = np.asarray(target, dtype=np.float64).ravel()
@@ -30,14 +33,15 @@ def ccc(pred, target) -> float:
         raise ValueError(f"ccc: pred has {pred.size} values, target {target.size}")
     keep = ~np.isnan(target)
     pred, target = pred[keep], target[keep]
-    if pred.size == 0:
-        return 0.0
+    bad = int((~np.isfinite(pred)).sum() + (~np.isfinite(target)).sum())
+    if bad:
+        raise ValueError(f"ccc: {bad} prediction(s) or target(s) are NaN or infinite")
+    if pred.size == 0 or pred.min() == pred.max() or target.min() == target.max():
+        return 0.0  # decided exactly: rounding in the mean must not turn constants into 1.0
     mp, mt = pred.mean(), target.mean()
     cov = np.mean((pred - mp) * (target - mt))
     denom = pred.var() + target.var() + (mp - mt) ** 2
-    if denom <= 0 or not np.isfinite(denom):
-        return 0.0
-    return float(2.0 * cov / denom)
+    return float(np.clip(2.0 * cov / denom, -1.0, 1.0))
 
 
 # ---------------------------------------------------------------- multiclass

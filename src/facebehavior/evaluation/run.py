@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from facebehavior.data.datasets import ImageTable
+from facebehavior.errors import ManifestError
 from facebehavior.evaluation.predict import predict_table
 
 
@@ -41,6 +42,10 @@ def evaluate_run(checkpoint, cfg=None, manifests: list[str] | None = None, split
     if manifest is None:
         return None
     table = ImageTable(manifest, tasks, saved_cfg.data.image_size)
+    if not any(carried.any() for carried in table.presence.values()):
+        raise ManifestError(f"{', '.join(map(str, paths))}: none of the {len(table)} {split!r} row(s) carries a label "
+                            f"of the checkpoint's tasks ({_label_columns(tasks)}); evaluation needs labels (to "
+                            "predict on unlabelled images, use `facebehavior analyze`)")
     if cfg.data.cache == "memory":
         table.cache_in_memory(workers=cfg.data.num_workers, store=cfg.data.cache_dir)
     preds, labels, results, confusion = evaluate_tables(
@@ -54,6 +59,16 @@ def evaluate_run(checkpoint, cfg=None, manifests: list[str] | None = None, split
     if plots:
         _figures(results, confusion, preds, labels, tasks, table.databases, out, run_dir)
     return written["markdown"]
+
+
+def _label_columns(tasks) -> str:
+    """The manifest columns that label `tasks`, briefly: `expr`, `au1`...`au43`, `valence`, `arousal`."""
+    parts = []
+    for t in tasks:
+        cols = [t.name] if t.kind == "multiclass" else list(t.columns)
+        parts.append(f"{t.name}: column{'s' if len(cols) > 1 else ''} " +
+                     (f"{cols[0]!r}...{cols[-1]!r}" if len(cols) > 3 else ", ".join(map(repr, cols))))
+    return "; ".join(parts)
 
 
 def _figures(results, confusion, preds, labels, tasks, databases, out: Path, run_dir: Path) -> None:

@@ -30,9 +30,12 @@ class TaskConfig:
     loss: str = ""
     weight: float = 1.0
     range: list | None = None
+    output: bool = True  # `analyze` writes its columns; false for a head that only serves a protocol
 
     def spec(self) -> TaskSpec:
         extra = {"range": tuple(self.range)} if self.range else {}
+        if not self.output:
+            extra["output"] = False
         try:
             return TaskSpec(self.name, self.kind, resolve_labels(self.labels), self.loss, self.weight, extra)
         except (ValueError, KeyError) as exc:
@@ -49,6 +52,8 @@ class AugmentConfig:
     brightness: float = 0.2
     contrast: float = 0.2
     grayscale: bool = False
+    erase: float = 0.0  # random erasing (Zhong et al. 2020): the share of images with a rectangle blanked
+    erase_area: list = field(default_factory=lambda: [0.02, 0.25])  # its area, as a share of the image
 
 
 @dataclass
@@ -66,12 +71,14 @@ class DataConfig:
     root: str | None = None
     databases: list = field(default_factory=list)
     image_size: int = 112
+    crop: str = "arcface"  # the landmark template the training crops follow (models/preprocessing.py)
     label_sets: Any = "auto"
     batch_size: int = 376
     cache: str = "none"
     cache_dir: str | None = None  # with cache "memory": keep decoded images here for later runs
     num_workers: int = 2
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    allow_split_overlap: bool = False  # an image in train and in val/test is an error (leakage) unless true
 
 
 @dataclass
@@ -100,15 +107,19 @@ class SoftCoAnnotationConfig:
     form: str = "paper"
     weighting: str = "weighted"
     neutral: str = "zero"
+    temperature: float = 1.0  # eq. 6 as softmax(I / T); 1 = the paper (nearly uniform targets)
 
 
 @dataclass
 class DistributionMatchingConfig:
     enabled: bool = False
     weight: float = 1.0
-    form: str = "paper"
+    # bernoulli / multiclass / drop: the B predictions teach A and are never lowered by the term
+    # (docs/coupling.md, benchmarks/dm_optimum.py); eq. 4 as written is paper / both / keep
+    form: str = "bernoulli"
     relatedness_mode: str = "binary"
-    grad_to: str = "both"
+    grad_to: str = "multiclass"
+    unlinked: str = "drop"  # B labels no A class links to: left out (drop) or in eq. 4's sum (keep)
 
 
 @dataclass
@@ -143,6 +154,7 @@ class TrainConfig:
     select_metric: str = "mean_primary"
     progress: bool = True
     threads: int | None = None
+    ema_decay: float = 0.0  # > 0: validate and ship an exponential moving average of the weights
     channels_last: bool = True   # NHWC convolutions: ~1.5x faster on CPU, the fast path for AMP on GPUs
     reuse_freed_memory: bool = True  # glibc: reuse freed host memory, not page-fault it in every step (training/memory.py)
 
@@ -152,6 +164,7 @@ class EvalConfig:
     batch_size: int = 256
     tune_thresholds: bool = True
     median_filter: int = 0
+    flip_average: bool = False  # predictions average the crop's and its mirror image's outputs
     protocols: dict = field(default_factory=dict)  # database → {task: primary metric}, over the registry
 
 
@@ -184,6 +197,7 @@ _LIST_OR = {("DataConfig", "label_sets"): ("auto",)}
 _CHOICES = {
     "TaskConfig.kind": ("multiclass", "multilabel", "regression"),
     "DataConfig.cache": ("none", "memory"),
+    "DataConfig.crop": ("arcface", "fer2013"),
     "ModelConfig.preset": ("tiny", "small", "paper"),
     "CoAnnotationConfig.observational": ("weighted", "binary"),
     "SoftCoAnnotationConfig.form": ("paper", "kl"),
@@ -192,6 +206,7 @@ _CHOICES = {
     "DistributionMatchingConfig.form": ("paper", "bernoulli"),
     "DistributionMatchingConfig.relatedness_mode": ("binary", "weighted"),
     "DistributionMatchingConfig.grad_to": ("both", "multiclass", "multilabel"),
+    "DistributionMatchingConfig.unlinked": ("drop", "keep"),
     "TrainConfig.optimizer": ("sgd", "adamw", "adam"),
     "TrainConfig.schedule": ("none", "cosine", "step"),
     "TrainConfig.amp": ("none", "bf16", "fp16"),
@@ -216,6 +231,7 @@ _RANGES = {
     "ModelConfig.dropout": "[0, 1)",
     "CoAnnotationConfig.weight": "[0, inf)",
     "SoftCoAnnotationConfig.weight": "[0, inf)",
+    "SoftCoAnnotationConfig.temperature": "(0, inf)",
     "DistributionMatchingConfig.weight": "[0, inf)",
     "TrainConfig.epochs": "[1, inf)",
     "TrainConfig.max_steps": "[1, inf)",

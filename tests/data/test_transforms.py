@@ -200,3 +200,29 @@ def test_remap_uint8_leaves_opencv_thread_count_as_it_was():
     g = torch.Generator().manual_seed(13)
     remap_uint8(torch.randint(0, 256, (2, 3, 8, 8), generator=g, dtype=torch.uint8), _random_theta(2, g))
     assert cv2.getNumThreads() == before
+
+
+def test_random_erasing_blanks_one_rectangle_in_the_chosen_share_of_images():
+    from facebehavior.config import AugmentConfig
+    from facebehavior.data.transforms import _erase_mask
+
+    cfg = AugmentConfig(erase=0.5, erase_area=[0.1, 0.2])
+    mask = _erase_mask((400, 3, 40, 40), cfg, make_generator(0, 1))[:, 0]
+    erased = mask.flatten(1).any(1)
+    assert 0.4 < erased.float().mean() < 0.6
+    areas = mask.flatten(1).sum(1)[erased].float() / (40 * 40)
+    assert areas.min() >= 0.05 and areas.max() <= 0.3  # the asked area, up to rounding and clipping
+    for m in mask[erased][:20]:  # one axis-aligned rectangle: its bounding box is all erased
+        r, c = m.any(1).nonzero(), m.any(0).nonzero()
+        assert m[r.min():r.max() + 1, c.min():c.max() + 1].all()
+
+
+def test_random_erasing_off_keeps_the_exact_draws_and_on_fills_mid_grey():
+    from facebehavior.config import AugmentConfig
+
+    images = torch.randint(0, 256, (16, 3, 24, 24), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    plain = training_input(images, AugmentConfig(), make_generator(2, 3))
+    erased = training_input(images, AugmentConfig(erase=1.0), make_generator(2, 3))
+    changed = plain != erased
+    assert changed.any()
+    assert (erased[changed] == 0).all()  # only erased pixels differ, and they are the mid-grey 0

@@ -8,14 +8,18 @@ DEFAULT_DETECT_EVERY = 5  # the same as facebehavior.inference.analyzer's (not i
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "analyze", help="expressions, AUs, valence/arousal for every face in images and videos",
+        "analyze", help="what a network predicts for every face in images and videos (expressions; AUs and "
+                        "valence/arousal when it has those heads)",
         description="Writes one row per face per image or video frame (columns: docs/analyze.md), "
-                    "<out>.errors.csv listing inputs that could not be used, and <out>.meta.json.")
+                    "<out>.errors.csv listing inputs that could not be used, and <out>.meta.json. Without "
+                    "--checkpoint the shipped real-face model is used (7 expressions, trained on FER+; "
+                    "docs/models.md); the columns are those of the heads the model has.")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="image or video files (mp4/avi/mov/mkv/...), directories (searched recursively) or "
                         "glob patterns (quote them, e.g. 'frames/**/*.jpg')")
-    p.add_argument("--checkpoint", required=True, help="checkpoint folder, or a .onnx file from `facebehavior export`")
-    p.add_argument("--out", required=True, help="results table: .csv, .parquet or .jsonl")
+    p.add_argument("--checkpoint", help="checkpoint folder, a .onnx file from `facebehavior export`, or a shipped "
+                                        "model's name (default: the shipped FER+ expression model)")
+    p.add_argument("--out", default="results.csv", help="results table: .csv, .parquet or .jsonl (default results.csv)")
     g = p.add_argument_group("network")
     g.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto",
                    help="auto: onnxruntime for a .onnx file, else torch")

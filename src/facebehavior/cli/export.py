@@ -8,12 +8,15 @@ ORDER = 35
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "export", help="export a checkpoint to ONNX",
-        description="Input `image`: float (B, 3, S, S) in [-1, 1]; outputs named after the tasks (expr, au, va), "
-                    "already activated (softmax / sigmoid / clamped). The checkpoint's tasks, trained heads and "
-                    "AU thresholds travel in the file's metadata, so `analyze --checkpoint model.onnx` works.")
-    p.add_argument("checkpoint", help="checkpoint folder (e.g. runs/NAME/checkpoints/best)")
+        description="Input `image`: uint8 (B, S, S, 3), aligned RGB face crops (S and the alignment template are in "
+                    "the file's metadata, 'preprocessing'); the graph makes them gray and normalises them itself. "
+                    "Outputs named after the tasks (e.g. expr, au, va), already activated (softmax / sigmoid / "
+                    "clamped). The checkpoint's tasks, trained heads, AU thresholds and preprocessing travel in the "
+                    "file's metadata, so `analyze --checkpoint model.onnx` works.")
+    p.add_argument("checkpoint", nargs="?", help="checkpoint folder (e.g. runs/NAME/checkpoints/best) or a shipped "
+                                                 "model's name (default: the shipped FER+ expression model)")
     p.add_argument("--format", choices=("onnx",), default="onnx")
-    p.add_argument("--out", required=True, help="output file, e.g. model.onnx")
+    p.add_argument("--out", default="model.onnx", help="output file (default model.onnx)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     p.add_argument("--no-check", action="store_true", help="skip comparing ONNX Runtime with PyTorch")
     p.set_defaults(func=run)

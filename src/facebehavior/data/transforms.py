@@ -36,8 +36,10 @@ def load_image(path: str | Path, size: int | None = None) -> np.ndarray:
 
 
 def to_model_input(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 3, H, W) → float in [-1, 1], the paper's normalisation."""
-    return images.float().div_(127.5).sub_(1.0)
+    """uint8 (B, 3, H, W) → float in [-1, 1], the paper's normalisation (models/preprocessing.py)."""
+    from facebehavior.models.preprocessing import Preprocessing, normalize
+
+    return normalize(images, Preprocessing())
 
 
 def make_generator(seed: int, step: int) -> torch.Generator:
@@ -107,7 +109,29 @@ def _augment(pixels: torch.Tensor, cfg, generator: torch.Generator, gain: float,
     # addcmul is slower on CPU
     out = x if x.is_contiguous(memory_format=memory_format) else torch.empty_like(x, memory_format=memory_format)
     torch.mul(x, gain * contrast, out=out).add_(shift).clamp_(-1, 1)
+    if getattr(cfg, "erase", 0) > 0:  # drawn last: configs without it keep their exact draws
+        out.masked_fill_(_erase_mask(out.shape, cfg, generator).to(out.device), 0.0)
     return out.expand(-1, 3, -1, -1).contiguous(memory_format=memory_format) if cfg.grayscale else out
+
+
+def _erase_mask(shape, cfg, generator: torch.Generator) -> torch.Tensor:
+    """Random erasing as one boolean mask (B, 1, H, W): a share `cfg.erase` of the images gets one
+    rectangle, of area `cfg.erase_area` (a share of the image) and aspect ratio in [0.3, 3.3]
+    (log-uniform, Zhong et al.'s defaults), anywhere inside the image; it is filled with the
+    normalised mid-grey 0."""
+    b, _, h, w = shape
+    chosen = torch.rand(b, generator=generator) < cfg.erase
+    lo, hi = cfg.erase_area
+    area = (torch.rand(b, generator=generator) * (hi - lo) + lo) * h * w
+    aspect = torch.exp((torch.rand(b, generator=generator) * 2 - 1) * math.log(3.3))
+    eh = (area * aspect).sqrt().round().clamp(1, h)
+    ew = (area / aspect).sqrt().round().clamp(1, w)
+    top = (torch.rand(b, generator=generator) * (h - eh + 1)).floor()
+    left = (torch.rand(b, generator=generator) * (w - ew + 1)).floor()
+    rows, cols = torch.arange(h)[None, :], torch.arange(w)[None, :]
+    in_rows = (rows >= top[:, None]) & (rows < (top + eh)[:, None])
+    in_cols = (cols >= left[:, None]) & (cols < (left + ew)[:, None])
+    return (in_rows[:, :, None] & in_cols[:, None, :] & chosen[:, None, None])[:, None]
 
 
 def _moves_pixels(cfg) -> bool:

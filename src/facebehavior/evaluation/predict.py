@@ -6,7 +6,6 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from facebehavior.data.transforms import to_model_input
 from facebehavior.labels import TaskSpec
 
 
@@ -18,6 +17,15 @@ def activate(task: TaskSpec, logits: torch.Tensor) -> torch.Tensor:
         return logits.float().sigmoid()
     lo, hi = task.extra.get("range", (None, None))
     return logits.float().clamp(lo, hi) if lo is not None else logits.float()
+
+
+def network_outputs(model, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Logits per task for uint8 crops (B, 3, S, S), prepared as the model's own `preprocessing`
+    says (gray, normalisation, mirrored-crop averaging); the model may be DDP-wrapped."""
+    from facebehavior.models.preprocessing import Preprocessing, prepared_outputs
+
+    prep = getattr(getattr(model, "module", model), "preprocessing", None) or Preprocessing()
+    return prepared_outputs(model, images, prep)
 
 
 @torch.no_grad()
@@ -34,9 +42,8 @@ def predict_table(model, table, tasks: list[TaskSpec], device, batch_size: int =
     outs: dict[str, list] = {t.name: [] for t in tasks}
     index: list = []
     for images, idx in loader:
-        x = to_model_input(images.to(device, non_blocking=True))
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            logits = model(x)
+            logits = network_outputs(model, images.to(device, non_blocking=True))
         for t in tasks:
             outs[t.name].append(activate(t, logits[t.name]).cpu().numpy())
         index.append(idx.numpy())

@@ -115,10 +115,11 @@ class FaceBehavior:
         self._compound_types: dict[str, str] | None = None
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu", backend: str = "auto", detector: str = "mtcnn",
+    def load(cls, path: str | Path | None = None, device: str = "cpu", backend: str = "auto", detector: str = "mtcnn",
              detector_options: dict | None = None, detect_size: int | None = None, batch_size: int = 64,
              threads: int | None = None, times: StageTimes = NO_TIMES, warn: bool = True) -> "FaceBehavior":
-        """A checkpoint folder or an exported .onnx file, ready to analyse faces.
+        """A checkpoint folder, an exported .onnx file or a shipped model's name (None: the shipped
+        default model, `facebehavior.models.pretrained.DEFAULT`), ready to analyse faces.
 
         `detect_size`: detect on a copy whose shorter side is at most this many pixels (faster on
         large frames). `warn`: issue a warning when the checkpoint has heads it never trained.
@@ -128,10 +129,14 @@ class FaceBehavior:
         from facebehavior.inference.backends import load_backend
 
         net = load_backend(path, backend, device, threads)
+        if warn and net.info.domain == "synthetic":
+            warnings.warn(f"{path}: trained on synthetic faces only (SynthFace); its outputs on real photos are not "
+                          "meaningful", stacklevel=2)
         if warn and net.info.untrained:
             warnings.warn(f"{path}: the head(s) {net.info.untrained} were never trained; their columns are left "
                           "empty (see the 'untrained_heads' column)", stacklevel=2)
-        finder = FaceFinder(net.info.image_size, detector, detector_options, detect_size=detect_size, times=times)
+        finder = FaceFinder(net.info.image_size, detector, detector_options, detect_size=detect_size, times=times,
+                            points=net.info.preprocessing.template())
         return cls(net, finder, batch_size, times)
 
     # ---- the public API ---------------------------------------------------------------------------
@@ -184,7 +189,8 @@ class FaceBehavior:
         if opts.aligned == self.finder.aligned:
             return self.finder
         f = self.finder
-        other = FaceFinder(f.size, f.detector_name, f.detector_options, opts.aligned, f.detect_size, f.times)
+        other = FaceFinder(f.size, f.detector_name, f.detector_options, opts.aligned, f.detect_size, f.times,
+                           f.points)
         other._detector, other._refiner = f._detector, f._refiner
         return other
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from facebehavior.errors import FaceBehaviorError
 from facebehavior.labels import TaskSpec
+from facebehavior.models.preprocessing import Preprocessing
 
 BACKENDS = ("auto", "torch", "onnxruntime")  # auto: onnxruntime for a .onnx file, else torch
 
@@ -28,6 +29,8 @@ class ModelInfo:
     source: str
     identity: dict = field(default_factory=dict)  # compared on --resume: same model, same outputs
     trained_labels: dict | None = None  # task -> labels with training annotations; None: not recorded
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)  # how crops are made and fed
+    domain: str | None = None  # what the network was trained on (e.g. "real: FER+", "synthetic: SynthFace")
 
     @property
     def untrained(self) -> list[str]:
@@ -55,12 +58,12 @@ class TorchBackend:
     def run(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         import torch
 
-        from facebehavior.data.transforms import to_model_input
         from facebehavior.evaluation.predict import activate
+        from facebehavior.models.preprocessing import prepared_outputs
 
         x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2)
         with torch.inference_mode():
-            logits = self.model(to_model_input(x))
+            logits = prepared_outputs(self.model, x, self.info.preprocessing)
             return {t.name: activate(t, logits[t.name]).cpu().numpy() for t in self.info.tasks}
 
 
@@ -72,28 +75,37 @@ class OnnxBackend:
     def run(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         from facebehavior.inference.onnx_export import INPUT_NAME
 
-        x = crops.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0
-        return dict(zip(self.names, self.session.run(None, {INPUT_NAME: x})))
+        # the graph takes the uint8 crops and prepares them itself (models/preprocessing.ModelInput)
+        return dict(zip(self.names, self.session.run(None, {INPUT_NAME: np.ascontiguousarray(crops, np.uint8)})))
 
 
 def _info_from_dict(meta: dict, source: str) -> ModelInfo:
+    # a head that only serves an evaluation protocol (output false, e.g. FER+'s 8-class head beside
+    # the canonical `expr`) is computed by the network but not reported
     tasks = [TaskSpec(t["name"], t["kind"], tuple(t["labels"]),
-                      extra={"range": tuple(t["range"])} if t.get("range") else {}) for t in meta["tasks"]]
+                      extra={"range": tuple(t["range"])} if t.get("range") else {})
+             for t in meta["tasks"] if t.get("output", True)]
     identity = {k: meta.get(k) for k in ("epoch", "global_step", "trained_tasks", "thresholds")}
     identity["tasks"] = [t.name for t in tasks]
     trained_labels = meta.get("trained_labels")  # absent in checkpoints and exports made before it existed
+    prep = Preprocessing.from_dict(meta["preprocessing"])
+    identity["preprocessing"] = prep.to_dict()
     return ModelInfo(tasks, list(meta["trained_tasks"]), dict(meta.get("thresholds") or {}),
-                     int(meta["image_size"]), source, identity,
-                     None if trained_labels is None else {k: list(v) for k, v in trained_labels.items()})
+                     prep.image_size, source, identity,
+                     None if trained_labels is None else {k: list(v) for k, v in trained_labels.items()},
+                     prep, meta.get("domain"))
 
 
-def load_backend(path: str | Path, backend: str = "auto", device: str = "cpu", threads: int | None = None):
-    """A checkpoint folder (torch or onnxruntime: exported in memory) or an exported .onnx file."""
+def load_backend(path: str | Path | None = None, backend: str = "auto", device: str = "cpu",
+                 threads: int | None = None):
+    """A checkpoint folder (torch or onnxruntime: exported in memory), an exported .onnx file, or a
+    shipped model's name; None: the shipped default model (models/pretrained.py)."""
     from facebehavior.inference.onnx_export import export_onnx_bytes, export_meta, onnx_session, read_onnx_meta
+    from facebehavior.models.pretrained import resolve_checkpoint
 
     if backend not in BACKENDS:
         raise FaceBehaviorError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
-    path = Path(path)
+    path = resolve_checkpoint(path)
     if not path.exists():
         raise FaceBehaviorError(f"{path}: no such checkpoint folder or .onnx file")
     if backend == "auto":

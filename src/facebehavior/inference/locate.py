@@ -46,12 +46,16 @@ class FaceFinder:
 
     `aligned`: the image is already an aligned face crop (only resized). `detect_size`: images
     whose shorter side is larger are shrunk to it for detection. `min_face` (per call): see the
-    module docstring; None = the detector's own minimum (no shrinking).
+    module docstring; None = the detector's own minimum (no shrinking). `points`: the 5-point template
+    faces are aligned to, in pixels of the `size` crop (the model's `Preprocessing.template()`;
+    default ArcFace's).
     """
 
     def __init__(self, size: int = 112, detector: str = "mtcnn", detector_options: dict | None = None,
-                 aligned: bool = False, detect_size: int | None = None, times: StageTimes = NO_TIMES):
+                 aligned: bool = False, detect_size: int | None = None, times: StageTimes = NO_TIMES,
+                 points: np.ndarray | None = None):
         self.size, self.aligned, self.detect_size, self.times = size, aligned, detect_size, times
+        self.points = points
         self.detector_name, self.detector_options = detector, dict(detector_options or {})
         self._detector = self._refiner = None
 
@@ -119,7 +123,7 @@ class FaceFinder:
 
     def align(self, image: np.ndarray, box, landmarks, score, origin: str) -> FoundFace:
         with self.times("align"):
-            crop = align_face(image, landmarks, self.size)
+            crop = align_face(image, landmarks, self.size, self.points)
         return FoundFace(np.asarray(box, np.float64), np.asarray(landmarks, np.float64), score, origin, crop)
 
     def find(self, image: np.ndarray, min_face: int | None = None) -> list[FoundFace]:

@@ -1,8 +1,11 @@
-"""Export a checkpoint to ONNX: one float input ``image`` (B, 3, S, S) in [-1, 1], dynamic batch, and
-one output per task named after it, already activated (softmax / sigmoid / clamped regression).
+"""Export a checkpoint to ONNX: one uint8 input ``image`` (B, S, S, 3), aligned RGB face crops as
+they come from alignment, dynamic batch, and one output per task named after it, already activated
+(softmax / sigmoid / clamped regression). The graph prepares the crops itself, as the model's
+preprocessing record says (gray, normalisation, mirrored-crop averaging): no caller re-implements it.
 
-The checkpoint's metadata (tasks, trained heads, AU thresholds, input size) is stored in the ONNX
-file's ``metadata_props`` under ``facebehavior``, so an exported file is enough to run `analyze`.
+The checkpoint's metadata (tasks, trained heads, AU thresholds, the preprocessing record) is stored
+in the ONNX file's ``metadata_props`` under ``facebehavior``, so an exported file is enough to run
+`analyze`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ def _activated_module(model, tasks):
     import torch
 
     from facebehavior.evaluation.predict import activate
+    from facebehavior.models.preprocessing import ModelInput
 
     class Activated(torch.nn.Module):
         def __init__(self):
@@ -31,7 +35,7 @@ def _activated_module(model, tasks):
             self.net = model
 
         def forward(self, image):
-            logits = self.net(image)
+            logits = ModelInput(self.net, self.net.preprocessing)(image)
             return tuple(activate(t, logits[t.name]) for t in tasks)
 
     return Activated().eval()
@@ -40,11 +44,13 @@ def _activated_module(model, tasks):
 def export_meta(meta, cfg, checkpoint: str) -> dict:
     """What the ONNX file must carry to be analysed without its checkpoint folder."""
     return {
-        "tasks": [{"name": t.name, "kind": t.kind, "labels": list(t.labels), "range": t.extra.get("range")}
-                  for t in cfg.task_specs()],
+        "tasks": [{"name": t.name, "kind": t.kind, "labels": list(t.labels), "range": t.extra.get("range"),
+                   "output": t.extra.get("output", True)} for t in cfg.task_specs()],
         "trained_tasks": list(meta.trained_tasks), "trained_labels": meta.trained_labels,
         "thresholds": meta.thresholds,
-        "image_size": int(cfg.data.image_size), "checkpoint": str(checkpoint),
+        "preprocessing": meta.input_record().to_dict(), "domain": meta.domain(),
+        "training_databases": meta.training_databases,
+        "checkpoint": str(checkpoint),
         "epoch": meta.epoch, "global_step": meta.global_step, "version": meta.version,
     }
 
@@ -54,18 +60,20 @@ def export_onnx_bytes(checkpoint: str | Path, opset: int = 17) -> tuple[bytes, d
     import onnx
     import torch
 
+    from facebehavior.models.pretrained import resolve_checkpoint
     from facebehavior.training.checkpoint import load_model
 
+    checkpoint = resolve_checkpoint(checkpoint)
     model, meta, cfg = load_model(checkpoint, "cpu")
     tasks = cfg.task_specs()
     wrapper = _activated_module(model, tasks)
-    size = int(cfg.data.image_size)
+    size = model.preprocessing.image_size
     names = [t.name for t in tasks]
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
         # dynamo=False: the TorchScript exporter needs no onnxscript and handles this plain CNN exactly.
-        torch.onnx.export(wrapper, (torch.zeros(2, 3, size, size),), buffer, dynamo=False,
+        torch.onnx.export(wrapper, (torch.zeros(2, size, size, 3, dtype=torch.uint8),), buffer, dynamo=False,
                           input_names=[INPUT_NAME], output_names=names, opset_version=opset,
                           dynamic_axes={n: {0: "batch"} for n in [INPUT_NAME, *names]})
     proto = onnx.load_from_string(buffer.getvalue())
@@ -81,6 +89,9 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, check:
 
     Returns a summary with the largest absolute difference per task.
     """
+    from facebehavior.models.pretrained import resolve_checkpoint
+
+    checkpoint = resolve_checkpoint(checkpoint)
     data, info = export_onnx_bytes(checkpoint, opset)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -94,19 +105,19 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, check:
 
 
 def compare_with_torch(checkpoint, onnx_model: bytes | str, batch: int = 4, seed: int = 0) -> dict[str, float]:
-    """Largest |ONNX Runtime - PyTorch| per task output on random [-1, 1] inputs of batch size `batch`."""
+    """Largest |ONNX Runtime - PyTorch| per task output on random uint8 crops of batch size `batch`."""
     import torch
 
-    from facebehavior.evaluation.predict import activate
+    from facebehavior.evaluation.predict import activate, network_outputs
     from facebehavior.training.checkpoint import load_model
 
     model, _, cfg = load_model(checkpoint, "cpu")
-    size = int(cfg.data.image_size)
-    x = np.random.default_rng(seed).uniform(-1, 1, (batch, 3, size, size)).astype(np.float32)
+    size = model.preprocessing.image_size
+    x = np.random.default_rng(seed).integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
     session = onnx_session(onnx_model)
     got = dict(zip([o.name for o in session.get_outputs()], session.run(None, {INPUT_NAME: x})))
     with torch.inference_mode():
-        logits = model(torch.from_numpy(x))
+        logits = network_outputs(model, torch.from_numpy(x).permute(0, 3, 1, 2))
     return {t.name: float(np.abs(got[t.name] - activate(t, logits[t.name]).numpy()).max())
             for t in cfg.task_specs()}
 

@@ -23,7 +23,7 @@ from facebehavior.inference.timing import StageTimes
 @dataclass
 class AnalyzeConfig:
     inputs: list[str]
-    checkpoint: str
+    checkpoint: str | None  # None: the shipped default model
     out: str
     backend: str = "auto"
     device: str = "cpu"
@@ -93,7 +93,7 @@ def analyze_files(cfg: AnalyzeConfig, say=print) -> dict:
     inputs, problems = discover(cfg.inputs)
     analyzer = load_analyzer(cfg)
     if rank == 0:
-        for line in untrained_warnings(analyzer, cfg.checkpoint):
+        for line in untrained_warnings(analyzer, cfg.checkpoint or analyzer.info.source):
             say(line)
     if cfg.compound:
         analyzer.enable_compound(cfg.compound)
@@ -171,6 +171,9 @@ def untrained_warnings(analyzer: FaceBehavior, checkpoint: str) -> list[str]:
     from facebehavior.inference.columns import LABELS_NOTE_COLUMN, NOTE_COLUMN, untrained_label_columns
 
     info, lines = analyzer.info, []
+    if info.domain == "synthetic":
+        lines.append(f"warning: {checkpoint} was trained on synthetic faces only (SynthFace); its outputs on real "
+                     "photos are not meaningful. Omit --checkpoint for the shipped real-face model")
     if info.untrained:
         lines.append(f"warning: {checkpoint} never trained the head(s) {info.untrained}; their columns are left "
                      f"empty and named in the '{NOTE_COLUMN}' column")

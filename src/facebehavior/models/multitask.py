@@ -6,14 +6,21 @@ import torch
 from torch import nn
 
 from facebehavior.labels import TaskSpec
+from facebehavior.models.preprocessing import Preprocessing
 from facebehavior.models.registry import create_backbone
 
 
 class MultiTaskNet(nn.Module):
-    """Returns a dict of logits per task, all pooled from one feature space."""
+    """Returns a dict of logits per task, all pooled from one feature space.
 
-    def __init__(self, backbone: nn.Module, num_features: int, tasks: list[TaskSpec], dropout: float = 0.0):
+    `preprocessing` is the input the network expects (crop framing, size, gray, normalisation): it
+    travels with the model into checkpoints, evaluation, `analyze` and ONNX.
+    """
+
+    def __init__(self, backbone: nn.Module, num_features: int, tasks: list[TaskSpec], dropout: float = 0.0,
+                 preprocessing: Preprocessing | None = None):
         super().__init__()
+        self.preprocessing = preprocessing or Preprocessing()
         self.backbone = backbone
         self.task_names = [t.name for t in tasks]
         self.task_sizes = [t.size for t in tasks]
@@ -31,9 +38,9 @@ class MultiTaskNet(nn.Module):
         self.head = nn.Linear(self.head.in_features, sum(self.task_sizes))
 
 
-def build_model(model_cfg, tasks: list[TaskSpec]) -> MultiTaskNet:
+def build_model(model_cfg, tasks: list[TaskSpec], preprocessing: Preprocessing | None = None) -> MultiTaskNet:
     backbone, features = create_backbone(
         model_cfg.backbone, preset=model_cfg.preset, widths=model_cfg.widths, depths=model_cfg.depths,
         stem_stride=model_cfg.stem_stride,
         pretrained=model_cfg.pretrained, pretrained_path=model_cfg.pretrained_path)
-    return MultiTaskNet(backbone, features, tasks, model_cfg.dropout)
+    return MultiTaskNet(backbone, features, tasks, model_cfg.dropout, preprocessing)

@@ -37,6 +37,27 @@ class CheckpointMeta:
     # task -> its labels with at least one training annotation; None in checkpoints saved before
     # this was recorded (then only `trained_tasks` is known)
     trained_labels: dict | None = None
+    # how a face reaches the network (models/preprocessing.Preprocessing.to_dict()); None in
+    # checkpoints saved before it was recorded (then it is derived from `config`)
+    preprocessing: dict | None = None
+    # the databases of the training rows (None before this was recorded): says the domain
+    training_databases: list | None = None
+
+    def domain(self) -> str | None:
+        """`synthetic` (SynthFace only), `real`, `mixed`, or None when the databases were not recorded."""
+        if not self.training_databases:
+            return None
+        synthetic = [str(d).startswith("synth_") for d in self.training_databases]
+        return "synthetic" if all(synthetic) else "mixed" if any(synthetic) else "real"
+
+    def input_record(self):
+        """The network's Preprocessing: the recorded one, else what the saved config implies."""
+        from facebehavior.config import ExperimentConfig, from_dict
+        from facebehavior.models.preprocessing import Preprocessing, resolve_preprocessing
+
+        if self.preprocessing is not None:
+            return Preprocessing.from_dict(self.preprocessing)
+        return resolve_preprocessing(from_dict(ExperimentConfig, self.config))
 
 
 def labels_with_annotations(labels: dict[str, np.ndarray], tasks) -> dict[str, list[str]]:
@@ -207,6 +228,6 @@ def load_model(path: str | Path, device: str = "cpu"):
 
     meta = read_meta(path)
     cfg = from_dict(ExperimentConfig, meta.config)
-    model = build_model(cfg.model, cfg.task_specs())
+    model = build_model(cfg.model, cfg.task_specs(), meta.input_record())
     load_weights(path, model)
     return model.to(device).eval(), meta, cfg

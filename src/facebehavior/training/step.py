@@ -18,6 +18,7 @@ from facebehavior.data.transforms import make_generator, training_input
 from facebehavior.errors import ConfigError, FaceBehaviorError
 from facebehavior.losses.objective import MultiTaskObjective
 from facebehavior.models import build_model
+from facebehavior.models.preprocessing import resolve_preprocessing
 from facebehavior.training.optim import build_optimizer, build_scheduler
 
 PHASES = ("augment", "labels", "forward", "losses", "backward", "optimizer", "check")
@@ -39,6 +40,12 @@ class StepParts:
     device: torch.device
     memory_format: torch.memory_format
     table: Any  # the training ImageTable: batch_labels(idx)
+    ema: Any = None  # torch.optim.swa_utils.AveragedModel of `model` when train.ema_decay > 0
+
+    @property
+    def evaluated(self) -> torch.nn.Module:
+        """The network validation scores and checkpoints ship: the weights' moving average when kept."""
+        return self.ema.module if self.ema is not None else self.model
 
 
 def build_step_parts(cfg, tasks, table, couplings, device: torch.device, total_steps: int,
@@ -52,7 +59,7 @@ def build_step_parts(cfg, tasks, table, couplings, device: torch.device, total_s
     """
     memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
     torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg.model, tasks).to(device, memory_format=memory_format)
+    model = build_model(cfg.model, tasks, resolve_preprocessing(cfg)).to(device, memory_format=memory_format)
     objective = MultiTaskObjective(tasks, couplings).to(device)
     if distributed and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)  # global batch statistics
@@ -61,7 +68,16 @@ def build_step_parts(cfg, tasks, table, couplings, device: torch.device, total_s
     autocast, amp_dtype = _autocast(device, cfg.train.amp)
     return StepParts(cfg, net, model, objective, optimizer, build_scheduler(cfg.train, optimizer, total_steps),
                      torch.amp.GradScaler(enabled=cfg.train.amp == "fp16"), autocast, amp_dtype, device,
-                     memory_format, table)
+                     memory_format, table, _moving_average(model, cfg.train.ema_decay))
+
+
+def _moving_average(model: torch.nn.Module, decay: float):
+    """An exponential moving average of the weights and BatchNorm statistics (None when decay is 0)."""
+    if decay <= 0:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def _autocast(device: torch.device, amp: str):
@@ -116,6 +132,8 @@ def optimisation_step(parts: StepParts, images: torch.Tensor, idx: torch.Tensor,
     parts.scaler.step(parts.optimizer)
     parts.scaler.update()
     parts.scheduler.step()
+    if parts.ema is not None:
+        parts.ema.update_parameters(parts.model)
     mark("optimizer")
     total = losses["total"].item()
     if not math.isfinite(total):

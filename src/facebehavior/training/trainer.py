@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from facebehavior.config import config_to_yaml
+from facebehavior.models.preprocessing import resolve_preprocessing
 from facebehavior.training.checkpoint import (CheckpointMeta, labels_with_annotations, load_train_state, load_weights,
                                              resume_source, save_checkpoint)
 from facebehavior.training.coupling_setup import build_couplings
@@ -73,6 +74,8 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
         state = load_train_state(source)
         load_weights(source, model)
         optimizer.load_state_dict(state["optimizer"])
+        if parts.ema is not None:
+            parts.ema.load_state_dict(state["ema"])
         scheduler.load_state_dict(state["scheduler"])
         epoch, start_step, global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
         best = state["best_score"] if state["best_score"] == state["best_score"] else None  # NaN = none
@@ -90,15 +93,19 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
         say(f"label sets (global batch sizes): {data.sampler.composition()}; {steps_per_epoch} steps/epoch")
 
     def make_meta(scores: dict, thresholds: dict) -> CheckpointMeta:
-        return CheckpointMeta(config=cfg.to_dict(), tasks=[{"name": t.name, "kind": t.kind, "labels": list(t.labels)}
-                                                          for t in tasks],
+        return CheckpointMeta(config=cfg.to_dict(), tasks=[{"name": t.name, "kind": t.kind, "labels": list(t.labels),
+                                                           "output": t.extra.get("output", True)} for t in tasks],
                               trained_tasks=trained, trained_labels=labels_seen, epoch=epoch, global_step=global_step,
-                              thresholds=thresholds, scores=scores, best_score=best)
+                              thresholds=thresholds, scores=scores, best_score=best,
+                              preprocessing=resolve_preprocessing(cfg).to_dict(),
+                              training_databases=sorted(set(map(str, data.train.databases))))
 
     def save_last(step_in_epoch: int, scores: dict, thresholds: dict) -> None:
         state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
                  "step_in_epoch": step_in_epoch, "global_step": global_step,
                  "best_score": float("nan") if best is None else best}
+        if parts.ema is not None:
+            state["ema"] = parts.ema.state_dict()
         save_checkpoint(last_dir, model, make_meta(scores, thresholds), state)
 
     progress = None
@@ -134,8 +141,8 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
         start_step = 0
         if epoch % cfg.train.eval_every == 0 or stop or epoch == cfg.train.epochs:
             if dist.enabled:
-                _broadcast_buffers(model)  # every rank evaluates and saves rank 0's BN statistics
-            scores, thresholds = validate(model, data.val, tasks, cfg, device, dist, parts.amp_dtype)
+                _broadcast_buffers(parts.evaluated)  # every rank evaluates and saves rank 0's BN statistics
+            scores, thresholds = validate(parts.evaluated, data.val, tasks, cfg, device, dist, parts.amp_dtype)
             score = selection_score(scores, cfg.train.select_metric)
             record = {"step": global_step, "epoch": epoch, "select_score": score}
             record.update(_flatten_scores(scores))
@@ -147,7 +154,7 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
             if dist.is_main:
                 save_last(0, scores, thresholds)
                 if improved or data.val is None:
-                    save_checkpoint(best_dir, model, make_meta(scores, thresholds))
+                    save_checkpoint(best_dir, parts.evaluated, make_meta(scores, thresholds))
     if progress is not None:
         progress.close()
     if dist.enabled:

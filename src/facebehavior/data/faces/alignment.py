@@ -52,12 +52,13 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def align_face(image: np.ndarray, landmarks, size: int = 112) -> np.ndarray:
-    """Warp `image` so the five `landmarks` (5, 2) land on the template of a `size`×`size` crop."""
+def align_face(image: np.ndarray, landmarks, size: int = 112, points: np.ndarray | None = None) -> np.ndarray:
+    """Warp `image` so the five `landmarks` (5, 2) land on `points`, the template in pixels of a
+    `size`×`size` crop (default: the ArcFace template; a model's own is `Preprocessing.template()`)."""
     landmarks = np.asarray(landmarks, np.float64).reshape(5, 2)
     if not np.isfinite(landmarks).all():
         raise ValueError(f"landmarks contain non-finite values: {landmarks.tolist()}")
-    matrix = similarity_transform(landmarks, template(size))
+    matrix = similarity_transform(landmarks, template(size) if points is None else points)
     scale = float(np.hypot(*matrix[:, 0]))
     if scale < 0.5:
         # warpAffine samples without low-pass filtering, so shrinking a big face aliases; blur

@@ -201,3 +201,53 @@ def test_concat_of_a_manifest_read_by_relative_path_points_at_its_images(tmp_pat
     monkeypatch.chdir(tmp_path)
     joined = concat_manifests([read_manifest("data/m.csv", TASKS)])
     assert joined.image_paths()[0] == tmp_path / "data" / "a.png"
+
+
+def test_an_empty_database_cell_is_a_problem_with_its_line(tmp_path):
+    frame = _frame()
+    frame.loc[1, "database"] = ""
+    frame.loc[2, "database"] = "  "
+    path = _write_csv(tmp_path, frame)
+    with pytest.raises(ManifestError) as err:
+        read_manifest(path, TASKS)
+    assert [p.split(", column")[0] for p in err.value.problems] == [f"{path}, line 3", f"{path}, line 4"]
+    assert all("column 'database': empty" in p for p in err.value.problems)
+
+
+def test_a_sample_repeated_in_one_split_is_a_problem_per_repeat(tmp_path):
+    frame = pd.concat([_frame(), _frame().iloc[[0, 0]], _frame().iloc[[1]].assign(path="./b.png")],
+                      ignore_index=True)
+    path = _write_csv(tmp_path, frame)
+    with pytest.raises(ManifestError) as err:
+        read_manifest(path, TASKS)
+    assert err.value.problems == [
+        f"{path}, line 6, column 'path': 'a.png' repeats the image of line 2 in split 'train'; list each sample once",
+        f"{path}, line 7, column 'path': 'a.png' repeats the image of line 2 in split 'train'; list each sample once",
+        f"{path}, line 8, column 'path': './b.png' repeats the image of line 3 in split 'val'; list each sample once"]
+
+
+def test_the_same_image_with_another_box_or_in_another_split_is_not_a_repeat(tmp_path):
+    frame = pd.concat([_frame(), _frame().iloc[[0]].assign(split="val")], ignore_index=True)
+    frame["box"] = ["0 0 10 10", None, None, None, "0 0 10 10"]
+    extra = _frame().iloc[[0]].assign(box="5 5 10 10")  # a second face in a.png
+    m = read_manifest(_write_csv(tmp_path, pd.concat([frame, extra], ignore_index=True)), TASKS)
+    assert len(m) == 6
+    with pytest.raises(ManifestError, match="repeats the image and box of line 2"):
+        read_manifest(_write_csv(tmp_path, pd.concat([frame, frame.iloc[[0]].assign(box="0  0 10 10")])), TASKS)
+
+
+def test_split_overlap_is_refused_unless_allowed(tmp_path):
+    from facebehavior.data.manifest import check_split_overlap
+
+    frame = _frame()
+    train = read_manifest(_write_csv(tmp_path, frame, "train.csv"), TASKS).split("train")
+    other = frame.assign(split="val")
+    val = read_manifest(_write_csv(tmp_path, other, "val.csv"), TASKS).split("val")
+    with pytest.raises(ManifestError) as err:
+        check_split_overlap(train, {"val": val, "test": None})
+    assert "2 image(s) are both training and evaluation samples" in str(err.value)
+    assert "data.allow_split_overlap" in str(err.value)
+    assert err.value.problems[0] == f"{tmp_path / 'a.png'}: in the training rows ({tmp_path / 'train.csv'}) and in val " \
+                                    f"({tmp_path / 'val.csv'})"
+    assert len(check_split_overlap(train, {"val": val}, allow=True)) == 2
+    assert check_split_overlap(train, {"val": read_manifest(_write_csv(tmp_path, frame), TASKS).split("val")}) == []

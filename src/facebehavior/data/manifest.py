@@ -10,6 +10,7 @@ unlabelled for every row. Reading validates every row and reports all problems a
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +110,51 @@ def _check_task(frame: pd.DataFrame, task: TaskSpec, ref, problems: list[str]) -
         frame[col_name] = col
 
 
+def sample_keys(frame: pd.DataFrame, paths=None) -> pd.Series:
+    """What makes a row one sample: its image (normalised path) and, where given, the face in it
+    (box or landmarks: one photo may hold several faces)."""
+    paths = frame["path"] if paths is None else pd.Series([str(p) for p in paths], index=frame.index)
+    keys = paths.fillna("").astype(str).str.strip().map(lambda p: os.path.normpath(p) if p else p)
+    for column in ("box", "landmarks"):
+        if column in frame:
+            keys = keys + "|" + frame[column].fillna("").astype(str).str.split().str.join(" ")
+    return keys
+
+
+def _check_repeats(frame: pd.DataFrame, ref, problems: list[str]) -> None:
+    """A sample listed twice in one split (training would weigh it double) is a problem, per repeat."""
+    empty = frame["path"].isna() | (frame["path"].astype(str).str.strip() == "")  # reported as empty
+    keys = sample_keys(frame) + "|" + frame["split"].astype(str)
+    repeated = keys.duplicated(keep="first") & ~empty
+    if not repeated.any():
+        return
+    first = {k: i for i, k in reversed(list(enumerate(keys)))}
+    for i in np.flatnonzero(repeated):
+        box = "".join(f" and {c}" for c in ("box", "landmarks") if c in frame and pd.notna(frame[c].iloc[i]))
+        problems.append(f"{ref(i)}, column 'path': {_shown(frame['path'].iloc[i])} repeats the image{box} of "
+                        f"{ref(first[keys.iloc[i]]).rsplit(', ', 1)[-1]} in split {frame['split'].iloc[i]!r}; "
+                        "list each sample once")
+
+
+def check_split_overlap(train: Manifest, others: dict[str, Manifest | None], allow: bool = False) -> list[str]:
+    """Images in the training rows and also in another split (train/test leakage): a ManifestError
+    naming them, unless `allow` (then their descriptions are returned, to be said as a note)."""
+    train_keys = set(sample_keys(train.frame, train.image_paths()))
+    found = []
+    for split, other in others.items():
+        if other is None:
+            continue
+        keys = sample_keys(other.frame, other.image_paths())
+        for i in np.flatnonzero(keys.isin(train_keys)):
+            found.append(f"{other.image_paths()[i]}: in the training rows ({train.source}) and in {split} "
+                         f"({other.source})")
+    if found and not allow:
+        raise ManifestError(f"{len(found)} image(s) are both training and evaluation samples (train/test "
+                            "leakage); remove them from one split, or set data.allow_split_overlap: true if "
+                            "this is intended", found)
+    return found
+
+
 def validate_frame(frame: pd.DataFrame, tasks: list[TaskSpec], source: str = "<memory>",
                    is_csv: bool = True) -> pd.DataFrame:
     """Check columns and every row; return a normalised copy or raise `ManifestError`."""
@@ -127,6 +173,10 @@ def validate_frame(frame: pd.DataFrame, tasks: list[TaskSpec], source: str = "<m
 
     for i in np.flatnonzero(frame["path"].isna() | (frame["path"].astype(str).str.strip() == "")):
         problems.append(f"{ref(i)}, column 'path': empty")
+    for i in np.flatnonzero(frame["database"].isna() | (frame["database"].astype(str).str.strip() == "")):
+        problems.append(f"{ref(i)}, column 'database': empty (each row names its database: protocols, label sets "
+                        "and reports go by it)")
+    _check_repeats(frame, ref, problems)
     bad_split = ~frame["split"].isin(SPLITS)
     for i in np.flatnonzero(bad_split):
         problems.append(f"{ref(i)}, column 'split': {frame['split'].iloc[i]!r} is not one of {SPLITS}")

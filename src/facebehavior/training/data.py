@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from facebehavior.data.datasets import ImageTable
-from facebehavior.data.manifest import Manifest, concat_manifests, read_manifest
+from facebehavior.data.manifest import Manifest, check_split_overlap, concat_manifests, read_manifest
 from facebehavior.data.sampler import HeteroBatchSampler, assign_batch_sizes, group_label_sets
 from facebehavior.errors import ConfigError
 from facebehavior.labels import TaskSpec
@@ -42,6 +42,13 @@ def build_training_data(cfg, tasks: list[TaskSpec], rank: int, world_size: int) 
     train_manifest = load_split(d.train, tasks, "train", d.root, d.databases)
     if train_manifest is None:
         raise ConfigError(f"data.train: no rows with split 'train' in {d.train}")
+    # before any image is decoded: an image in training and in val/test is leakage unless allowed
+    val_manifest = load_split(d.val or d.train, tasks, "val", d.root, d.databases)
+    test_manifest = load_split(d.test or d.train, tasks, "test", d.root, d.databases)
+    overlap = check_split_overlap(train_manifest, {"val": val_manifest, "test": test_manifest}, d.allow_split_overlap)
+    if overlap:
+        notes.append(f"{len(overlap)} image(s) are in training and in val/test (data.allow_split_overlap), "
+                     f"e.g. {overlap[0]}")
     train = ImageTable(train_manifest, tasks, d.image_size)
     label_sets = d.label_sets if d.label_sets == "auto" else list(d.label_sets)
     sets, unlabelled = group_label_sets(train.presence, train.databases, label_sets)
@@ -56,7 +63,6 @@ def build_training_data(cfg, tasks: list[TaskSpec], rank: int, world_size: int) 
     else:
         loader = DataLoader(train, batch_sampler=sampler, num_workers=d.num_workers, pin_memory=False,
                             persistent_workers=d.num_workers > 0)
-    val_manifest = load_split(d.val or d.train, tasks, "val", d.root, d.databases)
     val = ImageTable(val_manifest, tasks, d.image_size) if val_manifest is not None else None
     if val is not None and d.cache == "memory":
         val.cache_in_memory(workers=d.num_workers, store=d.cache_dir)

@@ -61,3 +61,46 @@ def test_root_must_exist_and_options_are_checked(tmp_path):
         import_database("disfa", tmp_path, tmp_path / "out", test_fraction=1.5)
     with pytest.raises(ConfigError, match="format"):
         import_database("ferplus", tmp_path, tmp_path / "out", format="xlsx")
+
+
+@pytest.mark.parametrize("encoding, how", [("utf-8", "default"), ("utf-8-sig", "byte-order mark"),
+                                           ("utf-16", "byte-order mark"), ("utf-16-le", "NUL bytes of UTF-16 text"),
+                                           ("utf-16-be", "NUL bytes of UTF-16 text"), ("utf-32", "byte-order mark")])
+def test_read_lines_recognises_utf8_and_utf16_32_by_their_bytes(tmp_path, encoding, how):
+    from facebehavior.data.importers.base import read_lines, text_encoding
+
+    path = tmp_path / "labels.txt"
+    path.write_text("img,émotion\na.jpg,happy\n", encoding=encoding)
+    assert text_encoding(path)[1] == how
+    assert list(read_lines(path)) == [(1, "img,émotion"), (2, "a.jpg,happy")]
+
+
+def test_8bit_text_is_never_guessed_but_named_with_its_line(tmp_path):
+    from facebehavior.data.importers.base import read_lines
+
+    path = tmp_path / "labels.txt"
+    path.write_bytes("img,label\na.jpg,happy\nb.jpg,f\xe2ch\xe9\n".encode("latin-1"))
+    with pytest.raises(DataFormatError, match=r"labels.txt: is not utf-8 text at line 3 \(byte 0xe2\).*name its "
+                                              "encoding"):
+        list(read_lines(path))
+    assert list(read_lines(path, "latin-1"))[2] == (3, "b.jpg,fâché")
+    with pytest.raises(DataFormatError, match="encoding 'klingon' is unknown"):
+        list(read_lines(path, "klingon"))
+    (tmp_path / "binary.bin").write_bytes(b"\x00\x01\x02\x00\x00\x05\x06\x00" * 10)
+    with pytest.raises(DataFormatError, match="NUL bytes and is not UTF-16"):
+        list(read_lines(tmp_path / "binary.bin"))
+
+
+def test_every_importer_keeps_a_repeated_row_once_and_a_conflicting_image_not_at_all():
+    import pandas as pd
+
+    from facebehavior.data.importers.driver import _drop_repeats
+
+    frame = pd.DataFrame({"path": ["a", "a", "b", "b", "c", "c", "d"], "split": ["train"] * 5 + ["val", "train"],
+                          "expr": [1, 1, 2, 3, 4, 4, 5], "box": [None] * 6 + ["1 2 3 4"]})
+    report = ImportReport("x", "/")
+    kept = _drop_repeats(frame, report)
+    assert kept["path"].tolist() == ["a", "d"]
+    assert report.dropped == {"duplicate row: the same image, split and labels as an earlier row": 1,
+                              "image listed more than once with different labels or splits: none of its rows kept": 4}
+    assert report.dropped_where["duplicate row: the same image, split and labels as an earlier row"] == ["a"]

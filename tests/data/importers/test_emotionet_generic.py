@@ -112,3 +112,98 @@ def test_cli_import_prints_report_and_writes_json(native, tmp_path, capsys):
     assert "do not apply" in capsys.readouterr().err
     assert main(["data", "import", "rafdb", "--describe"]) == 0
     assert "per-image hash" in capsys.readouterr().out
+
+
+def _generic_root(tmp_path, text: str, encoding: str = "utf-8"):
+    root = tmp_path / "db"
+    (root / "imgs").mkdir(parents=True)
+    for name in "abcdef":
+        (root / "imgs" / f"{name}.jpg").write_bytes(b"")
+    (root / "labels.csv").write_bytes(text.encode(encoding))
+    return root
+
+
+def test_generic_csv_au_intensity_outside_0_to_max_is_reported_not_thresholded(tmp_path):
+    root = _generic_root(tmp_path, "file,AU12,AU4\nimgs/a.jpg,-5,3\nimgs/b.jpg,999,1\nimgs/c.jpg,9,2\n"
+                                   "imgs/d.jpg,2,9\n")
+    mapping = {"file": "labels.csv", "path": "file", "au": {"columns": {"AU12": 12, "AU4": 4}, "threshold": 2,
+                                                           "invalid": [9]}}
+    report = import_database("generic_csv", root, tmp_path / "o", map=mapping)
+    f = by_name(read_manifest(tmp_path / "o" / "generic_csv.csv", affect_tasks()).frame)
+    assert f["au12"].isna().tolist() == [True, True, True, False] and f.loc["d.jpg", "au12"] == 1
+    assert f["au4"].tolist()[:3] == [1, 0, 1] and pd.isna(f.loc["d.jpg", "au4"])
+    why = "is not an intensity in 0..5 (list it in au.invalid, or set au.max_intensity): null"
+    assert report.issues == {f"AU12 value '-5' {why}": 1, f"AU12 value '999' {why}": 1,
+                             "AU12 value '9' listed in au.invalid: null": 1, "AU4 value '9' listed in au.invalid: null": 1}
+    assert report.issues_where[f"AU12 value '-5' {why}"] == [f"{root / 'labels.csv'}:2"]
+    mapping["au"]["max_intensity"] = 1000  # a wider scale, said explicitly
+    report = import_database("generic_csv", root, tmp_path / "o2", map=mapping)
+    assert f"AU12 value '999' {why.replace('0..5', '0..1000')}" not in report.issues and len(report.issues) == 3
+
+
+def test_generic_csv_every_label_set_to_null_is_in_the_report(tmp_path):
+    root = _generic_root(tmp_path, "file,emo,v,a\nimgs/a.jpg,happy,high,-5\nimgs/b.jpg,contempt,0.5,0.1\n"
+                                   "imgs/c.jpg,bored,0.2,0.2\n")
+    mapping = {"file": "labels.csv", "path": "file", "expr": {"column": "emo", "values": {"happy": "happiness",
+                                                                                         "contempt": None}},
+               "valence": {"column": "v"}, "arousal": {"column": "a", "invalid": [-5]}}
+    report = import_database("generic_csv", root, tmp_path / "o", map=mapping)
+    assert report.issues == {"valence value 'high' is not a number: null": 1,
+                             "arousal value '-5' listed in arousal.invalid: null": 1,
+                             "expression value 'contempt' mapped to null (expr.values)": 1,
+                             "expression value 'bored' not mapped: null": 1}
+    assert report.rows_kept == 3
+
+
+def test_generic_csv_repeated_rows_are_kept_once_and_conflicting_ones_not_at_all(tmp_path):
+    root = _generic_root(tmp_path, "file,emo\nimgs/a.jpg,happiness\nimgs/b.jpg,anger\nimgs/a.jpg,happiness\n"
+                                   "imgs/b.jpg,fear\nimgs/c.jpg,fear\n")
+    report = import_database("generic_csv", root, tmp_path / "o", map={"file": "labels.csv", "path": "file",
+                                                                        "expr": "emo"})
+    f = by_name(read_manifest(tmp_path / "o" / "generic_csv.csv", affect_tasks()).frame)
+    assert sorted(f.index) == ["a.jpg", "c.jpg"] and (report.rows_read, report.rows_kept) == (5, 2)
+    assert report.dropped == {"duplicate row: the same fields as an earlier line": 1,
+                              "image listed more than once with different labels or splits: none of its rows kept": 2}
+    assert report.dropped_where["duplicate row: the same fields as an earlier line"] == [
+        f"{root / 'labels.csv'}:4 (= line 2)"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig", "utf-16-le"])
+def test_generic_csv_reads_utf16_and_bom_files_and_says_so(tmp_path, encoding):
+    root = _generic_root(tmp_path, "file,emo\nimgs/a.jpg,happiness\nimgs/b.jpg,anger\n", encoding)
+    report = import_database("generic_csv", root, tmp_path / "o", map={"file": "labels.csv", "path": "file",
+                                                                        "expr": "emo"})
+    assert report.rows_kept == 2
+    assert any("read as utf-16" in n for n in report.notes) == encoding.startswith("utf-16")
+
+
+def test_generic_csv_latin1_needs_its_encoding_named(tmp_path, capsys):
+    root = _generic_root(tmp_path, "file,emo\nimgs/a.jpg,happiness\nimgs/b.jpg,col\xe8re\n", "latin-1")
+    mapping = {"file": "labels.csv", "path": "file", "expr": {"column": "emo", "values": {"colère": "anger",
+                                                                                         "happiness": "happiness"}}}
+    with pytest.raises(DataFormatError, match=r"labels.csv: is not utf-8 text at line 3 \(byte 0xe8\)"):
+        import_database("generic_csv", root, tmp_path / "o", map=mapping)
+    report = import_database("generic_csv", root, tmp_path / "o", map={**mapping, "encoding": "latin-1"})
+    assert report.rows_kept == 2 and not report.issues
+    assert main(["data", "import", "generic_csv", "--root", str(root), "--out", str(tmp_path / "x"),
+                 "--map", "file=labels.csv", "--map", "path=file"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_generic_csv_mapping_file_and_keys_are_checked(tmp_path, capsys):
+    root = _generic_root(tmp_path, "file,emo\nimgs/a.jpg,happiness\n")
+    assert main(["data", "import", "generic_csv", "--root", str(root), "--out", str(tmp_path / "o"),
+                 "--mapping", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml does not exist" in capsys.readouterr().err
+    (tmp_path / "list.yaml").write_text("- file\n- path\n")
+    with pytest.raises(ConfigError, match="expected key: value entries"):
+        import_database("generic_csv", root, tmp_path / "o", mapping=tmp_path / "list.yaml")
+    base = {"file": "labels.csv", "path": "file"}
+    for extra, match in [({"au": {"colums": ["AU12"]}}, r"au: unknown key\(s\) \['colums'\]"),
+                         ({"au": {"columns": ["smile"]}}, r"AU\(s\) \['SMILE'\] are not among"),
+                         ({"au": {"columns": ["AU12"], "threshold": "two"}}, "au.threshold: 'two'"),
+                         ({"au": {"columns": ["AU12"], "invalid": ["x"]}}, "au.invalid"),
+                         ({"valence": {"column": "v", "scale": 0}}, "valence.scale"),
+                         ({"expr": ["emo"]}, "mapping expr: expected a column name")]:
+        with pytest.raises(ConfigError, match=match):
+            import_database("generic_csv", root, tmp_path / "o", map={**base, **extra})

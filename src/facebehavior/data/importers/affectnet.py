@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from facebehavior.data.importers.base import ImportContext, Importer, five_from_68, format_box, \
-    format_numbers, hashed_split, relative_keys, to_float, to_int, where
+    format_numbers, hashed_split, open_text, relative_keys, to_float, to_int, where
 from facebehavior.errors import ConfigError, DataFormatError
 from facebehavior.labels import EXPRESSIONS
 
@@ -102,7 +102,7 @@ class AffectNetImporter(Importer):
 
     def _read_list(self, ctx: ImportContext, path: Path, images: Path, split: str) -> pd.DataFrame:
         rows = []
-        with open(path, encoding="utf-8-sig", newline="") as handle:
+        with open_text(path, report=ctx.report) as handle:
             reader = csv.reader(handle)
             header = tuple(h.strip().lower() for h in next(reader, []))
             if header != HEADER:

@@ -9,9 +9,11 @@ cost a label but not the row (an invalid AU code next to a valid expression) are
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -189,14 +191,64 @@ COMMON_OPTIONS: dict[str, Any] = {
 
 # ----------------------------------------------------------------------------- file reading
 
-def read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line without newline); undecodable text is a whole-file format error."""
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def text_encoding(path: Path, given: str | None = None) -> tuple[str, str]:
+    """(encoding to read `path` with, how it was chosen). `given` wins; else a byte-order mark says
+    UTF-8/16/32; else text whose every other byte is NUL is UTF-16 without a mark; else UTF-8, and
+    bytes that are not UTF-8 are an error when read (Latin-1 and other 8-bit code pages cannot be
+    told apart from the bytes alone, so they are never guessed: the file or the option names them)."""
+    if given:
+        try:
+            return codecs.lookup(given).name, "as given"
+        except LookupError:
+            raise DataFormatError(f"encoding {given!r} is unknown; use e.g. utf-8, utf-16, latin-1, cp1252") from None
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name, "byte-order mark"
+    pairs = len(head) // 2
+    if pairs >= 2 and b"\x00" in head:
+        even, odd = head[0:2 * pairs:2].count(0), head[1:2 * pairs:2].count(0)
+        if odd >= 0.3 * pairs and even == 0:
+            return "utf-16-le", "NUL bytes of UTF-16 text"
+        if even >= 0.3 * pairs and odd == 0:
+            return "utf-16-be", "NUL bytes of UTF-16 text"
+        raise DataFormatError(f"{path}: holds NUL bytes and is not UTF-16 text; is this the right file?")
+    return "utf-8", "default"
+
+
+@contextmanager
+def open_text(path: Path, encoding: str | None = None, report: "ImportReport | None" = None):
+    """`path` opened as text in the encoding `text_encoding` picks (said in the report's notes when
+    not plain UTF-8); bytes that do not decode are a DataFormatError naming the line, never a traceback."""
+    name, how = text_encoding(path, encoding)
+    if report is not None and how != "default" and name != "utf-8-sig":
+        report.note(f"{path}: read as {name} ({how})")
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            for number, line in enumerate(handle, 1):
-                yield number, line.rstrip("\r\n")
+        with open(path, encoding=name, newline="") as handle:
+            yield handle
     except UnicodeDecodeError as exc:
-        raise DataFormatError(f"{path}: is not UTF-8 text ({exc}); is this the right file?") from exc
+        raw = Path(path).read_bytes()
+        try:
+            raw.decode(name)
+            at = ""
+        except UnicodeDecodeError as whole:
+            line = raw[:whole.start].count(b"\n") + 1
+            at = f" at line {line} (byte 0x{raw[whole.start]:02x})"
+        raise DataFormatError(f"{path}: is not {name} text{at}: {exc.reason}; save it as UTF-8, or name its "
+                              "encoding (generic_csv: mapping key 'encoding', e.g. latin-1 or cp1252)") from None
+
+
+def read_lines(path: Path, encoding: str | None = None) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line without newline); UTF-8 unless a byte-order mark or UTF-16 NUL
+    bytes say otherwise (`text_encoding`); undecodable text is a whole-file format error."""
+    with open_text(path, encoding) as handle:
+        for number, line in enumerate(handle, 1):
+            yield number, line.rstrip("\r\n")
 
 
 def require_file(path: Path, what: str) -> Path:

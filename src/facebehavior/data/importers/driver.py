@@ -9,8 +9,8 @@ import pandas as pd
 
 from facebehavior.data.importers.base import COMMON_OPTIONS, ImportContext, Importer, ImportReport, \
     read_lines, split_counts
-from facebehavior.data.manifest import OPTIONAL, REQUIRED, encode_labels, task_presence, validate_frame, \
-    write_manifest
+from facebehavior.data.manifest import OPTIONAL, REQUIRED, encode_labels, sample_keys, task_presence, \
+    validate_frame, write_manifest
 from facebehavior.errors import ConfigError, DataFormatError
 from facebehavior.labels import TaskSpec
 
@@ -53,6 +53,7 @@ def run_import(importer: Importer, root: str | Path, out: str | Path, **options)
         frame = apply_split_file(frame, Path(opts["split_file"]), report)
     tasks = importer.tasks(frame)
     frame = _normalise(frame, importer.name, tasks)
+    frame = _drop_repeats(frame, report)
     _check_balance(report, len(frame))
     out.mkdir(parents=True, exist_ok=True)
     report_path = out / REPORT_NAME
@@ -99,6 +100,22 @@ def _normalise(frame: pd.DataFrame, name: str, tasks: list[TaskSpec]) -> pd.Data
     head = [c for c in REQUIRED + OPTIONAL if c in frame]
     rest = [c for c in frame.columns if c not in head and c not in label_cols]
     return frame[head + label_cols + rest]
+
+
+def _drop_repeats(frame: pd.DataFrame, report: ImportReport) -> pd.DataFrame:
+    """A row repeated exactly is kept once; an image (with its box) listed again with other labels
+    or in another split is not kept at all (which row is right cannot be told; in two splits it
+    would leak). Every row not kept is counted in the report, at its image."""
+    if frame.empty:
+        return frame
+    exact = frame.duplicated(keep="first").to_numpy()
+    for path in frame["path"][exact]:
+        report.drop("duplicate row: the same image, split and labels as an earlier row", str(path))
+    frame = frame[~exact]
+    conflict = sample_keys(frame).duplicated(keep=False).to_numpy()
+    for path in frame["path"][conflict]:
+        report.drop("image listed more than once with different labels or splits: none of its rows kept", str(path))
+    return frame[~conflict].reset_index(drop=True)
 
 
 def _labelled_counts(frame: pd.DataFrame, tasks: list[TaskSpec], names: tuple[str, ...]) -> dict[str, int]:

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from facebehavior.data.importers.base import ImportContext, Importer, hashed_split, read_lines, relative_keys, \
-    to_float, to_int, where
+from facebehavior.data.importers.base import ImportContext, Importer, hashed_split, open_text, read_lines, \
+    relative_keys, to_float, to_int, where
 from facebehavior.data.importers.labelspaces import EMOTIONET_CATEGORIES
 from facebehavior.errors import ConfigError, DataFormatError
 from facebehavior.labels import AUS, EXPRESSIONS, TaskSpec
@@ -147,7 +147,7 @@ class EmotioNetImporter(Importer):
         return {au for au in range(1, (width or 0) - TXT_FIRST_AU_FIELD + 1) if au not in AUS}
 
     def _read_csv(self, ctx: ImportContext, path: Path, rows: dict[str, dict]) -> set[int]:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
+        with open_text(path, report=ctx.report) as handle:
             reader = csv.reader(handle)
             header = [h.strip() for h in next(reader, [])]
             au_cols = {j: int(m.group(1)) for j, h in enumerate(header) if (m := _AU.match(h))}

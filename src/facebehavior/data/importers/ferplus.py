@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facebehavior.data.importers.base import ImportContext, Importer, format_box, where
+from facebehavior.data.importers.base import ImportContext, Importer, format_box, open_text, where
 from facebehavior.data.importers.labelspaces import FERPLUS8
 from facebehavior.errors import DataFormatError
 from facebehavior.labels import EXPRESSIONS, TaskSpec
@@ -96,7 +96,7 @@ class FerPlusImporter(Importer):
     def _read_split(self, ctx: ImportContext, folder: Path, split: str, mode: str) -> pd.DataFrame:
         label_file = folder / "label.csv"
         names, boxes, votes, places = [], [], [], []
-        with open(label_file, encoding="utf-8-sig", newline="") as handle:
+        with open_text(label_file, report=ctx.report) as handle:
             for number, fields in enumerate(csv.reader(handle), 1):
                 if not fields or fields == [""]:
                     continue

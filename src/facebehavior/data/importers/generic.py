@@ -1,6 +1,8 @@
 """Any CSV with one row per image: the user says which column is what in a small YAML/JSON mapping.
 
     file: labels.csv            # relative to root (required)
+    encoding: utf-8             # optional: UTF-8, or UTF-16/32 with a byte-order mark, are recognised;
+                                # any other (latin-1, cp1252, ...) must be named here, it is never guessed
     delimiter: ","
     path: image                 # image column (required); relative paths start at root/images_dir
     images_dir: .
@@ -15,12 +17,15 @@
       columns: {AU01: 1, AU12: 12}    # or a list of names like [AU1, AU12]
       invalid: [9, 999]               # → null
       threshold: 2                    # optional: intensity >= threshold → 1
+      max_intensity: 5                # with threshold: intensities are 0..max_intensity (default 5, FACS A-E)
     valence: {column: v, scale: 0.1, invalid: [-5]}   # value * scale must lie in [-1, 1]
     arousal: {column: a, scale: 0.1, invalid: [-5]}
 
 Options: ``mapping`` (path to the YAML/JSON file) and/or ``map`` (a dict of top-level keys, the
 CLI's ``--map key=value``), which overrides the file. Values not covered by the mapping are
-reported, never guessed.
+reported, never guessed: every label set to null (unmapped, not a number, outside its range, or
+listed as invalid) is counted per reason in the import report, and a row repeated in the file is
+kept once (repeated with other labels: not kept), counted too.
 """
 
 from __future__ import annotations
@@ -31,19 +36,27 @@ from pathlib import Path
 
 import pandas as pd
 
-from facebehavior.data.importers.base import ImportContext, Importer, hashed_split, relative_keys, to_float, \
-    where
+from facebehavior.data.importers.base import ImportContext, Importer, hashed_split, open_text, relative_keys, \
+    to_float, to_int, where
 from facebehavior.errors import ConfigError, DataFormatError
 from facebehavior.labels import AUS, EXPRESSIONS
 
-KEYS = {"file", "delimiter", "path", "images_dir", "split", "split_values", "default_split", "subject", "video",
+KEYS = {"file", "encoding", "delimiter", "path", "images_dir", "split", "split_values", "default_split", "subject", "video",
         "frame", "expr", "au", "valence", "arousal"}
+SUBKEYS = {"expr": {"column", "values"}, "au": {"columns", "invalid", "threshold", "max_intensity"},
+           "valence": {"column", "scale", "invalid"}, "arousal": {"column", "scale", "invalid"}}
 
 
 def load_mapping(path: str | None, overrides: dict | None) -> dict:
     mapping: dict = {}
     if path:
-        text = Path(path).read_text(encoding="utf-8")
+        if not Path(path).is_file():
+            raise ConfigError(f"mapping {path} does not exist (--mapping names a YAML or JSON file; see "
+                              "`facebehavior data import generic_csv --describe`)")
+        try:
+            text = Path(path).read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"mapping {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         try:
             if str(path).endswith(".json"):
                 mapping = json.loads(text)
@@ -53,6 +66,9 @@ def load_mapping(path: str | None, overrides: dict | None) -> dict:
                 mapping = yaml.safe_load(text) or {}
         except Exception as exc:  # yaml and json raise various types
             raise ConfigError(f"mapping {path}: cannot be parsed ({exc})") from exc
+        if not isinstance(mapping, dict):
+            raise ConfigError(f"mapping {path}: expected key: value entries (file, path, ...), got "
+                              f"{type(mapping).__name__}")
     mapping.update(overrides or {})
     unknown = sorted(set(mapping) - KEYS)
     if unknown:
@@ -60,6 +76,12 @@ def load_mapping(path: str | None, overrides: dict | None) -> dict:
     for key in ("file", "path"):
         if not mapping.get(key):
             raise ConfigError(f"mapping needs {key!r} (see `facebehavior data import generic_csv --help`)")
+    for key, valid in SUBKEYS.items():
+        value = mapping.get(key)
+        if isinstance(value, dict) and set(value) - valid:
+            raise ConfigError(f"mapping {key}: unknown key(s) {sorted(set(value) - valid)}; valid: {sorted(valid)}")
+        if value is not None and not isinstance(value, (str, dict)):
+            raise ConfigError(f"mapping {key}: expected a column name or key: value entries, got {value!r}")
     return mapping
 
 
@@ -73,18 +95,31 @@ class _Rules:
         au = mapping.get("au") or {}
         columns = au.get("columns", {})
         if isinstance(columns, list):
-            columns = {c: int(str(c).upper().removeprefix("AU")) for c in columns}
-        bad = [n for n in columns.values() if int(n) not in AUS]
+            columns = {c: str(c).upper().removeprefix("AU") for c in columns}
+        numbers = {c: to_int(str(n)) for c, n in columns.items()}
+        bad = [n for c, n in columns.items() if numbers[c] not in AUS]
         if bad:
             raise ConfigError(f"mapping au.columns: AU(s) {bad} are not among the 17 canonical {AUS}")
-        self.au_columns = {c: int(n) for c, n in columns.items()}
-        self.au_invalid = {float(v) for v in au.get("invalid", [])}
+        self.au_columns = numbers
+        self.au_invalid = _numbers(au.get("invalid", []), "au.invalid")
         self.au_threshold = au.get("threshold")
+        self.au_max = au.get("max_intensity", 5)
+        for key, value in (("threshold", self.au_threshold), ("max_intensity", self.au_max)):
+            if value is not None and (to_float(str(value)) is None or float(value) <= 0):
+                raise ConfigError(f"mapping au.{key}: {value!r} is not a positive number")
+        if self.au_threshold is not None and float(self.au_threshold) > float(self.au_max):
+            raise ConfigError(f"mapping au.threshold {self.au_threshold} is above au.max_intensity {self.au_max}")
         self.va = {k: ({"column": v} if isinstance(v, str) else v) for k in ("valence", "arousal")
                    if (v := mapping.get(k))}
+        for name, spec in self.va.items():
+            spec["invalid_set"] = _numbers(spec.get("invalid", []), f"{name}.invalid")
+            if to_float(str(spec.get("scale", 1.0))) is None or float(spec.get("scale", 1.0)) == 0:
+                raise ConfigError(f"mapping {name}.scale: {spec.get('scale')!r} is not a non-zero number")
+        if self.expr is not None and not self.expr.get("column"):
+            raise ConfigError("mapping expr: needs 'column'")
 
     def expr_index(self, raw: str) -> tuple[int | None, bool]:
-        """(class index or None, whether the raw value was understood)."""
+        """(class index or None, whether the raw value was understood; a value mapped to null is)."""
         values = self.expr.get("values")
         if values is not None:
             if raw not in values and _num_key(raw) not in values:
@@ -99,6 +134,14 @@ class _Rules:
         if number is not None and number == int(number) and 0 <= number < len(EXPRESSIONS):
             return int(number), True
         return None, False
+
+
+def _numbers(values, where: str) -> set[float]:
+    values = values if isinstance(values, list) else [values]
+    out = {to_float(str(v)) for v in values}
+    if None in out:
+        raise ConfigError(f"mapping {where}: {values!r} must be a list of numbers")
+    return out
 
 
 def _num_key(raw: str):
@@ -122,14 +165,19 @@ class GenericCsvImporter(Importer):
             raise DataFormatError(f"{path}: not found (mapping 'file' is relative to --root)")
         images = ctx.root / mapping.get("images_dir", ".")
         rows = []
-        with open(path, encoding="utf-8-sig", newline="") as handle:
+        with open_text(path, mapping.get("encoding"), ctx.report) as handle:
             reader = csv.DictReader(handle, delimiter=mapping.get("delimiter", ","))
             self._check_columns(path, reader.fieldnames or [], mapping, rules)
+            seen: dict[tuple, int] = {}
             for number, record in enumerate(reader, 2):
                 ctx.report.rows_read += 1
                 at = where(path, number)
                 if None in record or any(v is None for v in record.values()):
                     ctx.report.drop("malformed line: wrong number of fields", at)
+                    continue
+                first = seen.setdefault(tuple(v.strip() for v in record.values()), number)
+                if first != number:
+                    ctx.report.drop("duplicate row: the same fields as an earlier line", f"{at} (= line {first})")
                     continue
                 row = self._row(ctx, record, mapping, rules, images, at)
                 if row is not None:
@@ -164,6 +212,8 @@ class GenericCsvImporter(Importer):
             index, understood = rules.expr_index(raw) if raw else (None, True)
             if not understood:
                 ctx.report.issue(f"expression value {raw!r} not mapped: null", at)
+            elif raw and index is None:
+                ctx.report.issue(f"expression value {raw!r} mapped to null (expr.values)", at)
             row["expr"] = index
         for column, au in rules.au_columns.items():
             row[f"au{au}"] = self._au(ctx, record[column], rules, column, at)
@@ -188,11 +238,18 @@ class GenericCsvImporter(Importer):
 
     def _au(self, ctx, text: str, rules: _Rules, column: str, at: str):
         value = to_float(text.strip())
-        if value is None or value in rules.au_invalid:
-            if value is None and text.strip():
+        if value is None:
+            if text.strip():
                 ctx.report.issue(f"{column} value {text!r} is not a number: null", at)
             return None
+        if value in rules.au_invalid:
+            ctx.report.issue(f"{column} value {text!r} listed in au.invalid: null", at)
+            return None
         if rules.au_threshold is not None:
+            if not 0 <= value <= float(rules.au_max):
+                ctx.report.issue(f"{column} value {text!r} is not an intensity in 0..{rules.au_max} (list it in "
+                                 "au.invalid, or set au.max_intensity): null", at)
+                return None
             return int(value >= float(rules.au_threshold))
         if value not in (0, 1):
             ctx.report.issue(f"{column} value {text!r} is not 0/1 (set au.threshold or au.invalid): null", at)
@@ -201,7 +258,12 @@ class GenericCsvImporter(Importer):
 
     def _va(self, ctx, text: str, spec: dict, name: str, at: str):
         value = to_float(text.strip())
-        if value is None or value in {float(v) for v in spec.get("invalid", [])}:
+        if value is None:
+            if text.strip():
+                ctx.report.issue(f"{name} value {text!r} is not a number: null", at)
+            return None
+        if value in spec["invalid_set"]:
+            ctx.report.issue(f"{name} value {text!r} listed in {name}.invalid: null", at)
             return None
         value *= float(spec.get("scale", 1.0))
         if not -1 <= value <= 1:

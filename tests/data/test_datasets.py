@@ -78,3 +78,15 @@ def test_cache_holds_the_decoded_images_channels_last_and_gathers_batches(table_
     batch = table.gather(idx)
     assert batch.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(batch, torch.stack([table.cache[i] for i in idx.tolist()]))
+
+
+def test_the_decoded_image_cache_refuses_pickled_arrays(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    np.save(tmp_path / "key.npy", np.array([Evil()], dtype=object), allow_pickle=True)
+    assert datasets._load_decoded(tmp_path, "key", (1,)) is None  # decoded again, never unpickled
+    assert not marker.exists()

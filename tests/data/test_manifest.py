@@ -251,3 +251,17 @@ def test_split_overlap_is_refused_unless_allowed(tmp_path):
                                     f"({tmp_path / 'val.csv'})"
     assert len(check_split_overlap(train, {"val": val}, allow=True)) == 2
     assert check_split_overlap(train, {"val": read_manifest(_write_csv(tmp_path, frame), TASKS).split("val")}) == []
+
+
+def test_write_manifest_is_atomic(tmp_path, monkeypatch):
+    path = write_manifest(_frame(), tmp_path / "m.csv")
+    before = path.read_text()
+
+    def dies_halfway(self, target, *args, **kwargs):
+        open(target, "w").write("path,database\nhalf")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", dies_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        write_manifest(_frame().head(1), path)
+    assert path.read_text() == before

@@ -67,3 +67,21 @@ def test_comparison_table_single_runs_and_seeds():
     assert lines[4] == "| partial | 0.650 ± 0.071 | 0.500 ± 0.000 (1/2 runs) |"
     missing = comparison_table({"x": _run(0.5)}, columns)
     assert missing.strip().splitlines()[2] == "| x | 0.500 | – |"
+
+
+def test_an_interrupted_report_write_keeps_the_previous_files(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    paths = write_report({"db": {"expr": {"accuracy": 0.5, "primary": "accuracy", "n": 2}}}, tmp_path, "t")
+    before = {k: p.read_text() for k, p in paths.items()}
+    real = Path.write_text
+
+    def dies_halfway(self, text, *args, **kwargs):
+        real(self, text[:10], *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", dies_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        write_report({"db": {"expr": {"accuracy": 0.9, "primary": "accuracy", "n": 2}}}, tmp_path, "t")
+    monkeypatch.undo()
+    assert {k: p.read_text() for k, p in paths.items()} == before

@@ -104,3 +104,23 @@ def test_every_importer_keeps_a_repeated_row_once_and_a_conflicting_image_not_at
     assert report.dropped == {"duplicate row: the same image, split and labels as an earlier row": 1,
                               "image listed more than once with different labels or splits: none of its rows kept": 4}
     assert report.dropped_where["duplicate row: the same image, split and labels as an earlier row"] == ["a"]
+
+
+def test_the_import_report_is_written_atomically(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    report = ImportReport("x", "/")
+    path = report.write_json(tmp_path / "import_report.json")
+    before = path.read_text()
+    real = Path.write_text
+
+    def dies_halfway(self, text, *args, **kwargs):
+        real(self, text[:5], *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", dies_halfway)
+    report.rows_read = 5
+    with pytest.raises(KeyboardInterrupt):
+        report.write_json(path)
+    monkeypatch.undo()
+    assert path.read_text() == before and json.loads(before)["rows_read"] == 0

@@ -69,7 +69,9 @@ class ImportReport:
     def write_json(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
+        tmp = path.with_name(path.name + ".tmp")  # atomic: an interrupted write keeps the previous report
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
+        tmp.replace(path)
         return path
 
     def summary(self) -> str:

@@ -75,3 +75,17 @@ def ferplus_images() -> list[Path]:
     if not folder.is_dir():
         pytest.skip(f"FER+ crops not found at {folder} (set FACEBEHAVIOR_SHARED)")
     return sorted(folder.glob("*.png"))[:12]
+
+
+@pytest.fixture(scope="session")
+def fer_like_checkpoint(checkpoint, tmp_path_factory) -> Path:
+    """The tiny network saved as FER+ models are: fed gray 48×48 crops in FER2013's framing, with
+    mirrored-crop averaging, trained on a real database (so no synthetic-domain warning)."""
+    from facebehavior.models.preprocessing import Preprocessing
+    from facebehavior.training.checkpoint import load_model, read_meta, save_checkpoint
+
+    model, _, _ = load_model(checkpoint)
+    meta = read_meta(checkpoint)
+    meta.preprocessing = Preprocessing(image_size=48, crop="fer2013", grayscale=True, flip_average=True).to_dict()
+    meta.training_databases = ["ferplus"]
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt_fer") / "best", model, meta)

@@ -181,3 +181,22 @@ def test_detect_size_maps_landmarks_back_to_full_resolution(analyzer):
     assert len(full) == len(small) == 1
     assert np.abs(full[0].landmarks - small[0].landmarks).max() < 5
     assert np.abs(full[0].box - small[0].box).max() < 10
+
+
+def test_a_synthetic_only_checkpoint_warns_that_real_photos_are_out_of_its_domain(checkpoint, tmp_path):
+    import warnings
+
+    from facebehavior.inference import FaceBehavior
+    from facebehavior.inference.run import untrained_warnings
+    from facebehavior.training.checkpoint import load_model, read_meta, save_checkpoint
+
+    model, _, _ = load_model(checkpoint)
+    meta = read_meta(checkpoint)
+    meta.training_databases = ["synth_rafdb", "synth_disfa"]
+    synthetic = save_checkpoint(tmp_path / "synthetic", model, meta)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fb = FaceBehavior.load(synthetic)
+    assert fb.info.domain == "synthetic"
+    assert any("synthetic faces only" in str(w.message) for w in caught)
+    assert any("synthetic faces only" in line for line in untrained_warnings(fb, str(synthetic)))

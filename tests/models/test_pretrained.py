@@ -1,0 +1,47 @@
+"""Shipped models: found by name, checksum verified before use, the default when none is given."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from facebehavior.errors import CheckpointError
+from tests.inference.conftest import checkpoint  # noqa: F401  (fixture)
+
+
+def _ship(checkpoint, weights_dir, sha=None):
+    from facebehavior.models.pretrained import sha256_of
+
+    shutil.copytree(checkpoint, weights_dir / "tiny")
+    digest = sha or sha256_of(weights_dir / "tiny" / "model.safetensors")
+    (weights_dir / "models.json").write_text(json.dumps({"models": {"tiny": {"folder": "tiny", "sha256": digest}}}))
+
+
+def test_a_shipped_model_is_found_by_name_with_its_checksum_checked(checkpoint, tmp_path):
+    from facebehavior.models.pretrained import shipped_checkpoint, shipped_models
+
+    _ship(checkpoint, tmp_path)
+    assert list(shipped_models(tmp_path)) == ["tiny"]
+    assert shipped_checkpoint("tiny", tmp_path) == tmp_path / "tiny"
+    with pytest.raises(CheckpointError, match="no shipped model named 'other'"):
+        shipped_checkpoint("other", tmp_path)
+
+
+def test_altered_shipped_weights_are_refused(checkpoint, tmp_path):
+    from facebehavior.models.pretrained import shipped_checkpoint
+
+    _ship(checkpoint, tmp_path, sha="0" * 64)
+    with pytest.raises(CheckpointError, match="does not match the shipped"):
+        shipped_checkpoint("tiny", tmp_path)
+
+
+def test_the_package_ships_a_default_model_that_loads_without_arguments():
+    from facebehavior.inference import FaceBehavior
+    from facebehavior.models.pretrained import DEFAULT, shipped_models
+
+    if DEFAULT not in shipped_models():
+        pytest.skip("no default model shipped in this tree yet")
+    fb = FaceBehavior.load()
+    assert fb.info.domain == "real" and [t.name for t in fb.info.tasks] == ["expr"]

@@ -221,6 +221,8 @@ _RANGES = {
     "AugmentConfig.translate": "[0, 1]",
     "AugmentConfig.brightness": "[0, 1]",
     "AugmentConfig.contrast": "[0, 1]",
+    "AugmentConfig.erase": "[0, 1]",
+    "AugmentConfig.erase_area": "(0, 1]",
     "LabelSetConfig.batch_size": "[1, inf)",
     "DataConfig.image_size": "[8, inf)",
     "DataConfig.batch_size": "[1, inf)",
@@ -247,11 +249,12 @@ _RANGES = {
     "TrainConfig.eval_every": "[1, inf)",
     "TrainConfig.checkpoint_every": "[0, inf)",
     "TrainConfig.threads": "[1, inf)",
+    "TrainConfig.ema_decay": "[0, 1)",
     "EvalConfig.batch_size": "[1, inf)",
     "EvalConfig.median_filter": "[0, inf)",
 }
 # List fields of a fixed length (checked with the ranges).
-_LENGTHS = {"TaskConfig.range": 2, "AugmentConfig.scale": 2}
+_LENGTHS = {"TaskConfig.range": 2, "AugmentConfig.scale": 2, "AugmentConfig.erase_area": 2}
 
 
 def _check_range(value, interval: str, where: str) -> None:
@@ -422,6 +425,9 @@ def validate_semantics(cfg: ExperimentConfig) -> None:
     scale = cfg.data.augment.scale
     if not scale[0] <= scale[1]:
         raise ConfigError(f"data.augment.scale: {scale!r}; valid: [low, high] with 0 < low <= high")
+    area = cfg.data.augment.erase_area
+    if not area[0] <= area[1]:
+        raise ConfigError(f"data.augment.erase_area: {area!r}; valid: [low, high] with 0 < low <= high <= 1")
     if not _DEVICE.fullmatch(cfg.train.device):
         raise ConfigError(f"train.device: {cfg.train.device!r}; valid: auto, cpu, cuda, cuda:N, mps")
     metric = cfg.train.select_metric

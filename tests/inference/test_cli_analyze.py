@@ -165,3 +165,8 @@ def test_plot_refuses_a_table_without_videos(checkpoint, media, tmp_path, capsys
     assert analyze(media["astronaut"], "--checkpoint", checkpoint, "--out", out) == 0
     assert main(["plot", str(out), "--out", str(tmp_path / "plots")]) == 2
     assert "no video rows" in capsys.readouterr().err
+
+
+def test_the_summary_counts_images_without_a_face(checkpoint, media, tmp_path, capsys):
+    assert analyze(media["astronaut"], media["blank"], "--checkpoint", checkpoint, "--out", tmp_path / "r.csv") == 0
+    assert "1 image(s)/frame(s) without a face" in capsys.readouterr().out

@@ -120,3 +120,27 @@ def test_small_faces_in_the_shrunk_copy_get_full_resolution_landmarks(finder, mo
     coarse = errors()
     assert (refined != coarse).all()
     assert refined.mean() < 0.9 * coarse.mean()
+
+
+def test_a_still_without_a_face_is_searched_again_with_a_margin_and_mapped_back(monkeypatch):
+    from facebehavior.data.faces import Face
+    from facebehavior.inference.locate import FaceFinder
+
+    finder = FaceFinder(32)
+    seen = []
+
+    def detect(image, min_face=None):
+        seen.append(image.shape[:2])
+        if len(seen) == 1:
+            return []  # the close-up: nothing found on the frame itself
+        marks = np.array([[50, 50], [70, 50], [60, 60], [52, 70], [68, 70]], np.float64)
+        return [Face(np.array([40.0, 40.0, 40.0, 40.0]), marks, 0.99)]
+
+    monkeypatch.setattr(finder, "detect", detect)
+    image = np.full((60, 90, 3), 128, np.uint8)
+    assert finder.find(image) == [] and len(seen) == 1  # video frames: no second search
+    seen.clear()
+    faces = finder.find(image, retry_padded=True)
+    assert seen == [(60, 90), (60 + 60, 90 + 60)]  # padded by a third of the longer side on each edge
+    assert len(faces) == 1 and np.allclose(faces[0].box, [10, 10, 40, 40])  # in the frame's own pixels
+    assert np.allclose(faces[0].landmarks[0], [20, 20])

@@ -314,3 +314,19 @@ def test_resume_source_refuses_a_folder_that_holds_no_run(tmp_path, saved):
     (tmp_path / "started").mkdir()
     (tmp_path / "started" / "config.yaml").write_text("name: x\n")  # stopped before its first checkpoint
     assert resume_source(tmp_path / "started" / "checkpoints" / "last", tmp_path / "started") is None
+
+
+def test_a_run_folder_given_for_a_checkpoint_names_the_checkpoints_inside(tmp_path):
+    import pytest as _pytest
+
+    from facebehavior.errors import CheckpointError
+    from facebehavior.training.checkpoint import read_meta
+
+    for name in ("last", "best"):
+        folder = tmp_path / "run" / "train" / "checkpoints" / name
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"")
+    with _pytest.raises(CheckpointError) as err:
+        read_meta(tmp_path / "run")
+    message = str(err.value)
+    assert "checkpoints under it" in message and message.index("best") < message.index("last")

@@ -85,6 +85,8 @@ def format_summary(s: dict) -> str:
 
     lines = [f"{s['analysed']} input(s) analysed ({s['frames']} images/frames, {s['faces']} faces, "
              f"{s['rows']} rows) -> {s['out']}"]
+    if s.get("no_face"):
+        lines.append(f"{s['no_face']} image(s)/frame(s) without a face (rows with status no_face)")
     if s["skipped_done"]:
         lines.append(f"{s['skipped_done']} input(s) skipped: already in the output (--resume)")
     if s["errors"]:

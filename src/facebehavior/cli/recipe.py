@@ -41,4 +41,6 @@ def run(args) -> int:
         print(f"{name:26s} accuracy {m['accuracy']:.4f}  mean recall {m['mean_diag']:.4f}  "
               f"vote CE {m.get('vote_cross_entropy', float('nan')):.4f}  (n={m['n_majority']})")
     print(f"report: {args.out}/report.md")
+    print(f"checkpoint: {results['run']['checkpoint']}  (analyse photos with: facebehavior analyze PHOTO "
+          f"--checkpoint {results['run']['checkpoint']})")
     return 0

@@ -207,7 +207,7 @@ class FaceBehavior:
                     raise FaceBehaviorError(str(exc)) from None
             else:
                 source, image = f"<image {k}>", _as_rgb_array(item)
-            yield FrameJob(source, "image", None, None, finder.find(image, opts.image_min_face),
+            yield FrameJob(source, "image", None, None, finder.find(image, opts.image_min_face, retry_padded=True),
                            image if opts.keep_images else None)
             yield SourceDone(source)
 
@@ -225,7 +225,7 @@ class FaceBehavior:
         try:
             with self.times("decode"):
                 image = read_image(item.path)
-            faces = finder.find(image, opts.image_min_face)
+            faces = finder.find(image, opts.image_min_face, retry_padded=True)
         except ImageReadError as exc:
             yield SourceFailed(item.source, exc.reason, str(exc))
             return

@@ -126,13 +126,29 @@ class FaceFinder:
             crop = align_face(image, landmarks, self.size, self.points)
         return FoundFace(np.asarray(box, np.float64), np.asarray(landmarks, np.float64), score, origin, crop)
 
-    def find(self, image: np.ndarray, min_face: int | None = None) -> list[FoundFace]:
+    def find(self, image: np.ndarray, min_face: int | None = None, retry_padded: bool = False) -> list[FoundFace]:
+        """Every face, aligned. `retry_padded` (stills): when none is found, search once more on a
+        padded copy (`detect_padded`); videos leave it off, their tracker re-detects anyway."""
         if self.aligned:
             h, w = image.shape[:2]
             with self.times("align"):
                 crop = resize_aligned(image, self.size)
             return [FoundFace(np.array([0.0, 0.0, w, h]), None, None, "aligned_input", crop)]
-        return self.aligned_faces(image, self.detect(image, min_face))
+        faces = self.detect(image, min_face)
+        if not faces and retry_padded:
+            faces = self.detect_padded(image, min_face)
+        return self.aligned_faces(image, faces)
+
+    def detect_padded(self, image: np.ndarray, min_face: int | None = None) -> list[Face]:
+        """Detection again on the image padded by a third of its longer side (replicated borders).
+
+        MTCNN misses close-ups whose face fills or crosses the frame (its proposals need context
+        around the face); with the margin it finds most of them. Used on stills that gave no face,
+        so it costs nothing where the first pass succeeds."""
+        h, w = image.shape[:2]
+        pad = int(round(max(h, w) / 3))
+        padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        return [f.moved(1.0, pad, pad) for f in self.detect(padded, min_face)]
 
     def aligned_faces(self, image: np.ndarray, faces: list[Face]) -> list[FoundFace]:
         return [self.align(image, f.box, f.landmarks, f.score, "detector") for f in faces]

@@ -65,6 +65,7 @@ class ShareResult:
     rows: int = 0
     faces: int = 0
     frames: int = 0
+    no_face: int = 0  # images/frames in which no face was found (their rows have status no_face)
     problems: int = 0
     notes: list = field(default_factory=list)  # faces the fast video settings may have missed
     times: dict = field(default_factory=dict)
@@ -138,6 +139,7 @@ def analyze_share(cfg: AnalyzeConfig, share: list[Input], rank: int, world: int,
                 writer.write(event.table)
                 result.rows += len(event.table)
                 result.faces += int((event.table["status"] == "ok").sum())
+                result.no_face += int((event.table["status"] == "no_face").sum())
                 result.frames += len(event.jobs)
                 if annotator:
                     annotator.add_rows(event.jobs, event.table)
@@ -261,7 +263,8 @@ def _summary(cfg, out, inputs, todo, results, merged, errors) -> dict:
         "out": str(out), "inputs": len(inputs), "skipped_done": len(inputs) - len(todo),
         "analysed": sum(r.inputs_done for r in results), "failed": len(errors) - partial,
         "partial": partial, "rows": merged["rows"], "faces": sum(r.faces for r in results),
-        "frames": sum(r.frames for r in results), "errors": errors, "times": times,
+        "frames": sum(r.frames for r in results), "no_face": sum(r.no_face for r in results),
+        "errors": errors, "times": times,
         "annotated": [p for r in results for p in r.annotated],
         "notes": [n for r in results for n in r.notes],
     }

@@ -171,9 +171,21 @@ def _folder(path: str | Path) -> Path:
         path = path.parent
     path = find_checkpoint(path) or path
     if not path.is_dir() or not (path / "model.safetensors").is_file():
+        found = _checkpoints_below(path)
+        hint = (f"checkpoints under it: {', '.join(map(str, found))}" if found
+                else "pass e.g. runs/NAME/checkpoints/best")
         raise CheckpointError(f"{path}: not a checkpoint folder (expected model.safetensors and meta.json in it; "
-                              "pass e.g. runs/NAME/checkpoints/best)")
+                              f"{hint})")
     return path
+
+
+def _checkpoints_below(path: Path, depth: int = 4, limit: int = 5) -> list[Path]:
+    """Checkpoint folders under `path` (a run folder given instead of its checkpoint), best first."""
+    if not path.is_dir():
+        return []
+    found = [p.parent for k in range(1, depth + 1) for p in path.glob("/".join(["*"] * k) + "/model.safetensors")]
+    found = [p for p in found if not p.name.endswith((".tmp", ".old"))]
+    return sorted(found, key=lambda p: (p.name != "best", len(p.parts), str(p)))[:limit]
 
 
 def read_meta(path: str | Path) -> CheckpointMeta:

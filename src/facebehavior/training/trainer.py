@@ -152,6 +152,8 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
             if improved:
                 best = score
             if dist.is_main:
+                say(_epoch_line(epoch, cfg.train.epochs, cfg.train.select_metric, score, best, time.time() - t0))
+            if dist.is_main:
                 save_last(0, scores, thresholds)
                 if improved or data.val is None:
                     save_checkpoint(best_dir, parts.evaluated, make_meta(scores, thresholds))
@@ -166,6 +168,12 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
     seconds = time.time() - t0
     cleanup_distributed()
     return TrainResult(run_dir, best_dir, last_dir, best, history, seconds)
+
+
+def _epoch_line(epoch: int, epochs: int, metric: str, score, best, seconds: float) -> str:
+    shown = "n/a" if score is None else f"{score:.4f}"
+    best_shown = "n/a" if best is None else f"{best:.4f}"
+    return f"epoch {epoch}/{epochs}: validation {metric} {shown} (best {best_shown}), {seconds / 60:.1f} min so far"
 
 
 def _broadcast_buffers(model) -> None:

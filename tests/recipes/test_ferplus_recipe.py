@@ -153,3 +153,26 @@ def test_unknown_mode_and_missing_heads_are_config_errors(tmp_path):
     bad.write_text("name: x\ntasks:\n  - {name: expr, kind: multiclass, labels: '@expressions'}\n")
     with pytest.raises(ConfigError, match="ferplus8"):
         build_config(bad, tmp_path, data, "soft")
+
+
+@needs_ferplus
+def test_distillation_blends_votes_with_the_teachers_predictions(imported, tmp_path):
+    from facebehavior.recipes.distill import teacher_probabilities
+    from facebehavior.recipes.ferplus import run_recipe
+
+    teacher = run_recipe(FERPLUS, _out_with_import(imported, tmp_path / "t"), subset=60, overrides=QUICK,
+                         say=lambda *_: None)["run"]["checkpoint"]
+    out = _out_with_import(imported, tmp_path / "s")
+    results = run_recipe(FERPLUS, out, subset=60, overrides=QUICK, teachers=[teacher], distill_alpha=0.25,
+                         say=lambda *_: None)
+    assert results["run"]["teachers"] == {"checkpoints": [teacher], "alpha": 0.25}
+    plain = pd.read_csv(out / "data" / "ferplus_subset60.csv")
+    distilled = pd.read_csv(out / "data" / "ferplus_subset60_distilled_a0.25.csv")
+    train = (plain["split"] == "train").to_numpy()
+    paths, probs = teacher_probabilities([teacher], out / "data" / "ferplus_subset60.csv", say=lambda *_: None)
+    assert list(paths) == list(plain.loc[train, "path"])
+    cols = [c for c in plain.columns if c.startswith("ferplus8_soft_")]
+    expected = 0.25 * plain.loc[train, cols].to_numpy() + 0.75 * probs["ferplus8"]
+    assert np.abs(distilled.loc[train, cols].to_numpy() - expected).max() < 1e-5
+    assert np.allclose(distilled.loc[train, cols].sum(axis=1), 1.0, atol=1e-4)
+    pd.testing.assert_frame_equal(distilled.loc[~train], plain.loc[~train])  # valid and test untouched

@@ -24,6 +24,11 @@ def register(subparsers) -> None:
     fer.add_argument("--subset", type=int, metavar="N", help="N random images per split (quick runs, tests)")
     fer.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config value, e.g. --set train.epochs=5 (repeatable)")
+    fer.add_argument("--teacher", dest="teachers", action="append", default=[], metavar="CKPT",
+                     help="distil from this trained checkpoint (repeatable: their predictions are averaged); the "
+                          "soft targets become alpha·votes + (1 − alpha)·teachers")
+    fer.add_argument("--distill-alpha", type=float, default=0.5, help="weight of the crowd votes in the "
+                                                                       "distilled target (default 0.5)")
     fer.set_defaults(func=run)
 
 
@@ -36,7 +41,8 @@ def run(args) -> int:
     argv = [a for a in sys.argv[1:] if a != "--resume"]  # the command that reproduces the run from scratch
     command = " ".join(["facebehavior", *map(shlex.quote, argv)]) if argv[:1] == ["recipe"] else None
     results = run_recipe(args.data, args.out, mode=args.mode, gpu=args.gpu, config=args.config, resume=args.resume,
-                         overrides=args.overrides, subset=args.subset, device=args.device, command=command)
+                         overrides=args.overrides, subset=args.subset, device=args.device, command=command,
+                         teachers=args.teachers, distill_alpha=args.distill_alpha)
     for name, m in results["protocols"].items():
         print(f"{name:26s} accuracy {m['accuracy']:.4f}  mean recall {m['mean_diag']:.4f}  "
               f"vote CE {m.get('vote_cross_entropy', float('nan')):.4f}  (n={m['n_majority']})")

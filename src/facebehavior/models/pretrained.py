@@ -63,3 +63,39 @@ def resolve_checkpoint(path_or_name: str | Path | None) -> Path:
 
 def sha256_of(file: str | Path) -> str:
     return hashlib.sha256(Path(file).read_bytes()).hexdigest()
+
+
+def ship_checkpoint(checkpoint: str | Path, name: str, summary: dict, weights_dir: Path | None = None,
+                    preprocessing: dict | None = None) -> Path:
+    """Copy a trained checkpoint's weights and meta into the package as shipped model `name`.
+
+    The meta's config keeps what rebuilds the network but not the training data's local paths;
+    `preprocessing` replaces the recorded input record (e.g. to switch on mirrored-crop averaging
+    that was measured to help). `summary` (what it predicts, its measured results and the command
+    that trained it) goes into models.json beside the checksum.
+    """
+    import shutil
+
+    weights_dir = weights_dir or WEIGHTS_DIR
+    src = Path(checkpoint)
+    meta = json.loads((src / "meta.json").read_text())
+    meta["config"]["data"].update({"train": [], "val": [], "test": [], "root": None, "cache_dir": None})
+    meta["config"]["out_dir"] = None
+    if preprocessing is not None:
+        meta["preprocessing"] = preprocessing
+    folder = weights_dir / name.replace("-", "_")
+    tmp = folder.with_name(folder.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    shutil.copyfile(src / "model.safetensors", tmp / "model.safetensors")
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+    index = weights_dir / "models.json"
+    models = shipped_models(weights_dir)
+    models[name] = {"folder": folder.name, "sha256": sha256_of(folder / "model.safetensors"), **summary}
+    index.write_text(json.dumps({"default": DEFAULT, "models": models}, indent=1) + "\n")
+    _verify.cache_clear()
+    return folder

@@ -144,9 +144,12 @@ def _flat(d: dict, prefix: str = "") -> dict:
 
 def run_recipe(data_root: str | Path, out: str | Path, *, mode: str = "soft", gpu: bool = False,
                config: str | Path | None = None, resume: bool = False, overrides=(), subset: int | None = None,
-               device: str | None = None, command: str | None = None, say=print) -> dict:
+               device: str | None = None, command: str | None = None, teachers=(), distill_alpha: float = 0.5,
+               say=print) -> dict:
     """Import, train (or resume), evaluate both protocols; returns the results written to
-    ``<out>/results.json`` (report: ``<out>/report.md``)."""
+    ``<out>/results.json`` (report: ``<out>/report.md``). With `teachers` (checkpoints), the soft
+    targets blend the votes with the teachers' mean predictions (`recipes/distill.py`, weight
+    `distill_alpha` on the votes); soft mode only."""
     from facebehavior.recipes.ferplus_report import evaluate_ferplus, write_markdown
     from facebehavior.recipes.timing import WallClock
     from facebehavior.training.trainer import train
@@ -156,6 +159,8 @@ def run_recipe(data_root: str | Path, out: str | Path, *, mode: str = "soft", gp
     overrides = list(overrides) + ([f"train.device={device}"] if device else [])
     data_dir = out / "data"
     data = prepare_data(data_root, data_dir, subset, say=say)
+    if teachers:
+        data = _with_teachers(data, list(teachers), distill_alpha, data_dir, mode, device or "cpu", say)
     cfg = build_config(config_path, out / "train", data, mode, overrides)
     _check_resume(cfg, resume)
     with WallClock(out / "timing.json", resume) as clock:
@@ -163,9 +168,29 @@ def run_recipe(data_root: str | Path, out: str | Path, *, mode: str = "soft", gp
         results = evaluate_ferplus(result.best_checkpoint, data.full, out, device=_device(cfg))
     results["run"] = _run_info(cfg, result, config_path, mode, clock.total(), command or _command(
         data_root, out, mode, gpu, config, overrides, subset))
+    results["run"]["teachers"] = {"checkpoints": [str(t) for t in teachers], "alpha": distill_alpha} if teachers \
+        else None
     (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
     write_markdown(results, out / "report.md")
     return results
+
+
+def _with_teachers(data: RecipeData, teachers: list, alpha: float, data_dir: Path, mode: str, device: str,
+                   say) -> RecipeData:
+    """The training manifest with distilled soft targets (made once per teacher set and alpha)."""
+    from facebehavior.recipes.distill import distilled_manifest
+
+    if mode != "soft":
+        raise ConfigError("distillation trains on soft targets: use --mode soft with --teacher")
+    out = data_dir / f"{data.full.stem}_distilled_a{alpha:g}.csv"
+    record = out.with_suffix(".teachers.json")
+    wanted = {"teachers": [str(Path(t).resolve()) for t in teachers], "alpha": alpha}
+    if not (out.is_file() and record.is_file() and json.loads(record.read_text()) == wanted):
+        distilled_manifest(data.full, teachers, alpha, out, device, say)
+        record.write_text(json.dumps(wanted, indent=1))
+    else:
+        say(f"reusing the distilled targets in {out}")
+    return RecipeData(out, data.majority)
 
 
 def _device(cfg) -> str:

@@ -79,9 +79,13 @@ def ferplus8_to_expr7(probs8: np.ndarray) -> np.ndarray:
     return probs7 / np.maximum(probs7.sum(1, keepdims=True), PROB_FLOOR)
 
 
-def evaluate_ferplus(checkpoint, manifest, out_dir, device: str = "cpu", batch_size: int = 256) -> dict:
-    """Both protocols on the test rows of `manifest` (which must carry the soft columns); writes
-    the confusion matrices to ``<out_dir>/figures``."""
+def evaluate_ferplus(checkpoint, manifest, out_dir, device: str = "cpu", batch_size: int = 256,
+                     split: str = "test", flip_average: bool | None = None) -> dict:
+    """Both protocols on the `split` rows of `manifest` (which must carry the soft columns); writes
+    the confusion matrices to ``<out_dir>/figures``. `flip_average` overrides the checkpoint's
+    preprocessing (None: as recorded), to measure test-time mirroring."""
+    from dataclasses import replace
+
     import torch
 
     from facebehavior.data.datasets import ImageTable
@@ -92,17 +96,20 @@ def evaluate_ferplus(checkpoint, manifest, out_dir, device: str = "cpu", batch_s
     from facebehavior.training.data import load_split
 
     model, meta, cfg = load_model(checkpoint, device)
+    if flip_average is not None:
+        model.preprocessing = replace(model.preprocessing, flip_average=flip_average)
     tasks = cfg.task_specs()
-    test = load_split([str(manifest)], tasks, "test", None)
+    test = load_split([str(manifest)], tasks, split, None)
     if test is None:
         from facebehavior.errors import FaceBehaviorError
 
-        raise FaceBehaviorError(f"{manifest}: no rows with split 'test' to evaluate")
+        raise FaceBehaviorError(f"{manifest}: no rows with split {split!r} to evaluate")
     table = ImageTable(test, tasks, cfg.data.image_size)
     preds = predict_table(model, table, tasks, torch.device(device), batch_size)
     labels = {k: v.numpy() for k, v in table.labels.items()}
     names8 = next(t.labels for t in tasks if t.name == "ferplus8")
-    results = {"checkpoint": str(checkpoint), "n_test_images": len(table), "protocols": {
+    results = {"checkpoint": str(checkpoint), "split": split, "n_test_images": len(table),
+               "preprocessing": model.preprocessing.to_dict(), "protocols": {
         "ferplus8": protocol_metrics(preds["ferplus8"], labels["ferplus8"], labels.get("ferplus8_soft"), names8),
         "expr7": protocol_metrics(preds["expr"], labels["expr"], labels.get("expr_soft"), EXPRESSIONS),
         "expr7_from_ferplus8_head": protocol_metrics(ferplus8_to_expr7(preds["ferplus8"]), labels["expr"],
@@ -112,7 +119,7 @@ def evaluate_ferplus(checkpoint, manifest, out_dir, device: str = "cpu", batch_s
     for name, values in results["protocols"].items():
         if name != "expr7_from_ferplus8_head":
             plots.plot_confusion(np.array(values["confusion"]), values["labels"], figures / f"confusion_{name}.png",
-                                 title=f"FER+ test, {name}: accuracy {values['accuracy']:.3f}")
+                                 title=f"FER+ {split}, {name}: accuracy {values['accuracy']:.3f}")
     log = Path(checkpoint).parent.parent / "log.jsonl"
     if log.is_file():
         plots.plot_training_curves(log, figures / "training_curves.png")

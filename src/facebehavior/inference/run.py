@@ -82,8 +82,11 @@ def load_analyzer(cfg: AnalyzeConfig, times: StageTimes | None = None, threads: 
                              warn=False)
 
 
-def analyze_files(cfg: AnalyzeConfig, say=print) -> dict:
-    """Run the analysis; returns a summary (counts, errors, timings). Only rank 0 merges and returns it."""
+def analyze_files(cfg: AnalyzeConfig, say=print, analyzer: FaceBehavior | None = None) -> dict:
+    """Run the analysis; returns a summary (counts, errors, timings). Only rank 0 merges and returns it.
+
+    `analyzer`: a model already loaded with `load_analyzer(cfg)` (`facebehavior serve` keeps one for
+    every job); by default it is loaded here."""
     if cfg.workers < 1:
         raise FaceBehaviorError(f"--workers must be at least 1, got {cfg.workers}")
     cfg.options()  # bad option values fail here, before any model is loaded
@@ -92,7 +95,7 @@ def analyze_files(cfg: AnalyzeConfig, say=print) -> dict:
         raise FaceBehaviorError("use either --workers or torchrun, not both")
     out = Path(cfg.out)
     inputs, problems = discover(cfg.inputs)
-    analyzer = load_analyzer(cfg)
+    analyzer = analyzer or load_analyzer(cfg)
     if rank == 0:
         for line in untrained_warnings(analyzer, cfg.checkpoint or analyzer.info.source):
             say(line)

@@ -103,10 +103,6 @@ class ImageTable(Dataset):
         return {k: v[idx] for k, v in self.labels.items()}
 
 
-def subset_rows(table_len: int, mask: np.ndarray) -> np.ndarray:
-    return np.flatnonzero(mask[:table_len])
-
-
 def _load_decoded(store: str | Path, key: str, shape: tuple) -> torch.Tensor | None:
     path = Path(store) / f"{key}.npy"
     if not path.is_file():

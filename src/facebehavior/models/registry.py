@@ -24,9 +24,8 @@ def list_backbones() -> list[str]:
 
 
 def create_backbone(name: str, **kwargs) -> tuple[nn.Module, int]:
-    """`fbn` or `timm:resnet50` (any timm name; also bare `resnet50`, `densenet121`, `vgg16`)."""
-    import facebehavior.models.fbn  # noqa: F401  (registers fbn)
-
+    """`fbn` or `timm:resnet50` (any timm name; also bare `resnet50`, `densenet121`, `vgg16`).
+    Built-in backbones register when `facebehavior.models` is imported (its __init__ imports them)."""
     if name in _REGISTRY:
         return _REGISTRY[name](**kwargs)
     from facebehavior.models.timm_backbone import create_timm_backbone

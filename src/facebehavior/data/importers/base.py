@@ -253,12 +253,6 @@ def read_lines(path: Path, encoding: str | None = None) -> Iterator[tuple[int, s
             yield number, line.rstrip("\r\n")
 
 
-def require_file(path: Path, what: str) -> Path:
-    if not path.is_file():
-        raise DataFormatError(f"{path}: not found; expected {what}. Check --root.")
-    return path
-
-
 def find_first(root: Path, candidates: Sequence[str], what: str) -> Path:
     """The first of `candidates` (relative to root) that exists, or a format error listing them."""
     for rel in candidates:

@@ -30,11 +30,6 @@ _COS, _SIN = np.cos(_ANGLES), np.sin(_ANGLES)
 Color = tuple[int, int, int]
 
 
-def canonical_to_pixel(x: float, y: float, size: int) -> tuple[float, float]:
-    """Pixel position of a canonical point on an unposed face (scale 1, no shift)."""
-    return (CENTER[0] + UNIT * x) * size, (CENTER[1] + UNIT * y) * size
-
-
 def mix(a: Color, b: Color, t: float) -> Color:
     """Linear blend a→b of two colours (used when sampling identities)."""
     t = min(max(t, 0.0), 1.0)

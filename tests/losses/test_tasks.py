@@ -69,6 +69,24 @@ def test_multiclass_ce_all_missing_is_zero_with_gradient():
     assert logits.grad is not None and torch.all(logits.grad == 0)
 
 
+def test_multiclass_ce_sample_weights_scale_terms_and_weight_zero_leaves_the_mean():
+    logits = torch.tensor([[1.0, 2.0, 0.0], [0.5, 0.0, -0.5], [3.0, -1.0, 0.5]])
+    hard = torch.tensor([1, 2, 0])
+    log_q = torch.log_softmax(logits, 1)
+    got = multiclass_ce(logits, hard, None, torch.tensor([1.0, 0.5, 0.0]))
+    assert got.item() == pytest.approx(((-log_q[0, 1] - 0.5 * log_q[1, 2]) / 2).item(), rel=1e-6)
+    assert multiclass_ce(logits, hard, None, torch.ones(3)).item() == pytest.approx(multiclass_ce(logits, hard).item())
+
+
+def test_masked_bce_entries_of_weight_zero_are_not_labels():
+    logits = torch.tensor([[0.0, -1.0, 2.0], [1.0, 0.0, 0.0]])
+    targets = torch.tensor([[1.0, 0.0, 1.0], [1.0, NAN, NAN]])
+    weights = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    # sample 0: two labels left; sample 1: none left, so it leaves the mean over samples
+    expected = (_softplus(-0.0) + _softplus(-2.0)) / 2
+    assert masked_bce(logits, targets, weights).item() == pytest.approx(expected, rel=1e-6)
+
+
 def test_ccc_identical_is_one_and_shift_matches_formula():
     t = torch.tensor([0.1, -0.4, 0.7, 0.2, -0.9])
     assert ccc(t, t.clone()).item() == pytest.approx(1.0, abs=1e-5)

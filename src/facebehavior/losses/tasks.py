@@ -17,31 +17,38 @@ def _zero(like: torch.Tensor) -> torch.Tensor:
     return like.sum() * 0.0
 
 
-def multiclass_ce(logits: torch.Tensor, hard: torch.Tensor, soft: torch.Tensor | None = None) -> torch.Tensor:
+def multiclass_ce(logits: torch.Tensor, hard: torch.Tensor, soft: torch.Tensor | None = None,
+                  weights: torch.Tensor | None = None) -> torch.Tensor:
     """Cross entropy with hard targets (index, -1 = none) or soft targets (rows of NaN = none).
 
-    A sample with a soft label uses it (−Σ p log q); otherwise its hard label. Mean over samples.
+    A sample with a soft label uses it (−Σ p log q); otherwise its hard label. `weights` (N,), default
+    1, scales each sample's term (co-annotated classes count the co-annotation weight); a sample of
+    weight 0 is not labelled. Mean over the labelled samples.
     """
     log_q = F.log_softmax(logits.float(), dim=1)
     has_soft = torch.zeros_like(hard, dtype=torch.bool) if soft is None else ~torch.isnan(soft).any(1)
     has_hard = (hard >= 0) & ~has_soft
-    n = has_soft.sum() + has_hard.sum()
+    w = torch.ones_like(log_q[:, 0]) if weights is None else weights.to(log_q.dtype)
+    n = ((has_soft | has_hard) & (w > 0)).sum()
     if n == 0:
         return _zero(logits)
     hard_term = -log_q.gather(1, hard.clamp(min=0)[:, None]).squeeze(1) * has_hard
     soft_term = 0.0
     if soft is not None:
         soft_term = -(torch.nan_to_num(soft) * log_q).sum(1) * has_soft
-    return (hard_term + soft_term).sum() / n
+    return ((hard_term + soft_term) * w).sum() / n
 
 
 def masked_bce(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Binary cross entropy over annotated labels only (the δ mask of eq. 2).
 
     Per sample: Σ_i δ_i w_i BCE_i / Σ_i δ_i; then the mean over samples with any annotation.
-    `weights` (default 1) lets co-annotated observational labels count w < 1.
+    `weights` (default 1) lets co-annotated labels count w < 1 (observational links, the
+    co-annotation weight); an entry of weight 0 is not a label, so it leaves both sums.
     """
     mask = ~torch.isnan(targets)
+    if weights is not None:
+        mask = mask & (weights > 0)
     per = F.binary_cross_entropy_with_logits(logits.float(), torch.nan_to_num(targets), reduction="none")
     w = mask.float() if weights is None else mask.float() * weights
     counts = mask.sum(1)

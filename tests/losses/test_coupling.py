@@ -10,6 +10,7 @@ from facebehavior.losses import (
     coannotate,
     distribution_matching,
     indicator_scores,
+    masked_bce,
     soft_coannotation,
     soft_coannotation_target,
 )
@@ -51,10 +52,10 @@ def test_eq3_happiness_certain_activates_au12_au25_au6_in_q():
         logits_b = torch.full((1, 17), -60.0)
         logits_b[0, A[au]] = 60.0
         # q(au) = 1 → −1·log 1 = 0 (up to the clamp)
-        assert distribution_matching(logits_a, logits_b, _du2014("binary")).item() < 1e-5
+        assert distribution_matching(logits_a, logits_b, _du2014("binary"), "paper").item() < 1e-5
     logits_b = torch.full((1, 17), -60.0)
     logits_b[0, A["au1"]] = 60.0  # q(AU1) = 0: clamped, large but finite
-    value = distribution_matching(logits_a, logits_b, _du2014("binary")).item()
+    value = distribution_matching(logits_a, logits_b, _du2014("binary"), "paper").item()
     assert math.isfinite(value) and value == pytest.approx(-math.log(1e-6), rel=1e-3)
 
 
@@ -79,9 +80,9 @@ def test_eq4_bernoulli_form_on_toy_example():
 
 def test_dm_is_a_mean_over_samples():
     logits_a, logits_b = _toy_dm_inputs()
-    one = distribution_matching(logits_a, logits_b, TOY_R)
+    one = distribution_matching(logits_a, logits_b, TOY_R, "paper")
     other_a, other_b = torch.zeros(1, 3), torch.zeros(1, 2)
-    two = distribution_matching(torch.cat([logits_a, other_a]), torch.cat([logits_b, other_b]), TOY_R)
+    two = distribution_matching(torch.cat([logits_a, other_a]), torch.cat([logits_b, other_b]), TOY_R, "paper")
     q = torch.tensor([1 / 3 + 0.5 / 3, 1 / 3])
     second = -(0.5 * torch.log(q)).sum()
     assert two.item() == pytest.approx((one.item() + second.item()) / 2, rel=1e-5)
@@ -104,7 +105,7 @@ def test_dm_no_nan_or_inf_when_q_has_zeros():
     logits_a = torch.tensor([[50.0, -50.0], [-50.0, 50.0]], requires_grad=True)
     logits_b = torch.tensor([[30.0, 30.0], [30.0, -30.0]], requires_grad=True)
     for form in ("paper", "bernoulli"):
-        loss = distribution_matching(logits_a, logits_b, rel, form)
+        loss = distribution_matching(logits_a, logits_b, rel, form, "both", unlinked="keep")  # keep: q(b0) = 0 stays
         assert torch.isfinite(loss)
         loss.backward()
         assert torch.isfinite(logits_a.grad).all() and torch.isfinite(logits_b.grad).all()
@@ -117,6 +118,104 @@ def test_dm_rejects_unknown_options():
         distribution_matching(logits_a, logits_b, TOY_R, form="kl")
     with pytest.raises(ValueError, match="grad_to"):
         distribution_matching(logits_a, logits_b, TOY_R, grad_to="none")
+
+
+# ---------------------------------------------------------------- unlinked labels and the AU optimum (issue 16)
+
+BETA = 1 / 17  # masked_bce's weight per AU when all 17 are coded
+
+
+def _present_au_optimum(aus: list[str], lam: float, **dm_options) -> list[float]:
+    """p(au) at the optimum, over its logit, of masked_bce + λ·DM for an image with `au` present.
+
+    One sample per AU, each with its own free logit (Adam normalises each parameter's step, so the
+    batch mean does not couple them). All 17 AUs are coded (the others absent, logits fixed at −3);
+    the expression prediction is neutral (q = 0 for every AU: the case that presses hardest on p).
+    The library's own losses.
+    """
+    rel, n = _du2014("binary"), len(aus)
+    mine = torch.zeros(n, 17, dtype=torch.bool)
+    mine[torch.arange(n), [A[au] for au in aus]] = True
+    labels, others = mine.float(), torch.full((n, 17), -3.0)
+    logits_a = torch.full((n, 7), -10.0)
+    logits_a[:, E["neutral"]] = 10.0
+    z = torch.zeros(n, 1, requires_grad=True)
+    # gradient descent, not a line search on the loss's value: with a one-sided grad_to the value
+    # depends on p although no gradient reaches it, and training follows the gradient
+    opt = torch.optim.Adam([z], lr=0.1)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, 0.99)
+    for _ in range(400):
+        logits_b = torch.where(mine, z, others)
+        loss = masked_bce(logits_b, labels) + lam * distribution_matching(logits_a, logits_b, rel, **dm_options)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    return torch.sigmoid(z[:, 0]).tolist()
+
+
+@pytest.mark.parametrize("lam", [1 / 17, 1.0])
+def test_au_present_on_every_sample_keeps_p_above_half_with_default_options(lam):
+    # AU14: linked to no expression in Du's table; AU12: linked to happiness only
+    assert min(_present_au_optimum(["au14", "au12"], lam)) > 0.5
+
+
+def test_unlinked_keep_reproduces_the_paper_optimum_and_drop_removes_it():
+    # eq. 4 as written charges −log(1e-6) = 13.8 per unit of p(AU14) on every sample: the optimum of
+    # −β log p + λ·13.8·p is p = β / (13.8 λ) = 0.072 at λ = β (issue 16 saw 0.10–0.19 with fewer AUs coded)
+    paper = {"form": "paper", "grad_to": "both"}
+    expected = BETA / (-math.log(1e-6) * BETA)
+    assert _present_au_optimum(["au14"], BETA, unlinked="keep", **paper)[0] == pytest.approx(expected, abs=2e-3)
+    assert _present_au_optimum(["au14"], BETA, unlinked="drop", **paper)[0] > 0.98
+
+
+@pytest.mark.parametrize("form", ["paper", "bernoulli"])
+@pytest.mark.parametrize("grad_to", ["both", "multilabel", "multiclass"])
+def test_no_gradient_reaches_unlinked_logits_by_default(form, grad_to):
+    torch.manual_seed(0)
+    logits_a = torch.randn(4, 7, requires_grad=True)
+    logits_b = torch.randn(4, 17, requires_grad=True)
+    rel = _du2014("binary")
+    loss = distribution_matching(logits_a, logits_b, rel, form, grad_to)
+    loss.backward()
+    assert logits_b.grad is None or torch.all(logits_b.grad[:, A["au14"]] == 0)
+    linked = [j for j in range(17) if j != A["au14"]]
+    expected = distribution_matching(logits_a, logits_b[:, linked], rel[:, linked], form, grad_to, "keep")
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)  # AU14 adds nothing
+
+
+def test_unlinked_keep_sums_every_label_as_eq4():
+    logits_a, logits_b = torch.zeros(1, 3), torch.tensor([[_logit(0.6), _logit(0.1)]])
+    rel = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 0.0]])  # b1 linked to nothing: q(b1) = 0 → 1e-6
+    q0 = 2 / 3
+    assert distribution_matching(logits_a, logits_b, rel, "paper", unlinked="keep").item() == pytest.approx(
+        -(0.6 * math.log(q0) + 0.1 * math.log(1e-6)), rel=1e-5)
+    assert distribution_matching(logits_a, logits_b, rel, "paper").item() == pytest.approx(-0.6 * math.log(q0),
+                                                                                           rel=1e-5)
+    with pytest.raises(ValueError, match="unlinked"):
+        distribution_matching(logits_a, logits_b, rel, unlinked="zero")
+
+
+def test_dm_with_no_linked_label_is_zero_with_graph():
+    logits_a = torch.randn(2, 3, requires_grad=True)
+    loss = distribution_matching(logits_a, torch.randn(2, 2), torch.zeros(3, 2), "paper", "both")
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.all(logits_a.grad == 0)
+
+
+def test_default_dm_teaches_the_expression_the_textbook_faces_and_neutral():
+    # grad_to multiclass: AU predictions fixed; minimise DM alone over the expression logits
+    rel = _du2014("binary")
+    for name in ("surprise", "neutral"):  # the paper form picks fear (a superset of surprise's AUs) for both
+        p_b = torch.where(rel[E[name]] > 0, 0.9, 0.1)[None]
+        logits_a = torch.zeros(1, 7, requires_grad=True)
+        opt = torch.optim.Adam([logits_a], lr=0.05)
+        for _ in range(1500):
+            opt.zero_grad()
+            distribution_matching(logits_a, torch.log(p_b / (1 - p_b)), rel).backward()
+            opt.step()
+        assert logits_a.argmax().item() == E[name]
 
 
 # ---------------------------------------------------------------- indicator scores and soft labels (eq. 5–7)
@@ -214,6 +313,56 @@ def test_sca_gradient_reaches_the_multiclass_logits_only():
     logits_a = torch.tensor([[0.2, 1.0, -0.5]], requires_grad=True)
     soft_coannotation(logits_a, torch.tensor([[1.0, 0.0]]), TOY_R, form="kl").backward()
     assert logits_a.grad.abs().sum() > 0
+
+
+def test_eq6_temperature_divides_the_indicator_scores():
+    y = _all_aus_off(au12=1.0, au25=1.0, au6=1.0)
+    w = _du2014("weighted")
+    scores = indicator_scores(y, w)
+    assert torch.allclose(soft_coannotation_target(y, w, temperature=1.0), torch.softmax(scores, 1))
+    assert torch.allclose(soft_coannotation_target(y, w, temperature=0.25), torch.softmax(scores / 0.25, 1))
+    with pytest.raises(ValueError, match="temperature"):
+        soft_coannotation_target(y, w, temperature=0.0)
+
+
+def test_eq6_at_t1_is_nearly_uniform_and_a_lower_temperature_sharpens_it():
+    # I ∈ [0, 1]: at T = 1 no class exceeds e / (e + 6) for 7 classes, even for a textbook face
+    y = _all_aus_off(au12=1.0, au25=1.0, au6=1.0)
+    w = _du2014("weighted")
+    top = soft_coannotation_target(y, w)[0].max().item()
+    assert top <= math.e / (math.e + 6) + 1e-6
+    sharp = soft_coannotation_target(y, w, temperature=0.1)[0]
+    assert sharp.argmax().item() == E["happiness"] and sharp.max().item() > 0.99
+
+
+def _minimise_sca(y, w, form, temperature=1.0):
+    logits_a = torch.zeros(1, 7, requires_grad=True)
+    opt = torch.optim.Adam([logits_a], lr=0.1)
+    for _ in range(500):
+        opt.zero_grad()
+        soft_coannotation(logits_a, y, w, form, temperature=temperature).backward()
+        opt.step()
+    return torch.softmax(logits_a.detach(), 1)[0]
+
+
+def test_eq7_paper_form_is_minimised_by_a_one_hot_at_argmax_q_and_kl_by_q():
+    y = _all_aus_off(au12=1.0, au25=1.0, au6=1.0)
+    w = _du2014("weighted")
+    q = soft_coannotation_target(y, w)[0]  # nearly uniform: top 0.29
+    paper = _minimise_sca(y, w, "paper")
+    assert paper.argmax().item() == q.argmax().item() and paper.max().item() > 0.99
+    assert torch.allclose(_minimise_sca(y, w, "kl"), q, atol=1e-3)
+
+
+def test_eq7_paper_form_temperature_only_rescales_it():
+    # Σ_a p_a = 1, so Σ −p log softmax(I/T) = −Σ p I / T + logsumexp(I/T): the gradient scales by 1/T
+    y = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    grads = []
+    for t in (1.0, 0.25):
+        logits_a = torch.tensor([[0.2, 1.0, -0.5], [0.3, -0.1, 0.4]], requires_grad=True)
+        soft_coannotation(logits_a, y, TOY_R, "paper", temperature=t).backward()
+        grads.append(logits_a.grad)
+    assert torch.allclose(grads[1], grads[0] / 0.25, atol=1e-6)
 
 
 # ---------------------------------------------------------------- co-annotation (section 3.1.2)

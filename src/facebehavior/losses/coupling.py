@@ -14,14 +14,31 @@ import torch.nn.functional as F
 _CLAMP = 1e-6
 
 
+def linked_columns(relatedness: torch.Tensor) -> torch.Tensor:
+    """(B,) bool: the B labels that at least one A class links to (a non-zero column of R)."""
+    return (relatedness != 0).any(0)
+
+
 def distribution_matching(logits_a: torch.Tensor, logits_b: torch.Tensor, relatedness: torch.Tensor,
-                          form: str = "paper", grad_to: str = "both") -> torch.Tensor:
+                          form: str = "bernoulli", grad_to: str = "multiclass", unlinked: str = "drop") -> torch.Tensor:
     """Eq. 3–4 (and 10–11): match p(b|x) to q(b|x) = Σ_a p(a|x) R[a, b], on every sample.
 
     `form="paper"`: Σ_b −p_b log q_b, as written; `form="bernoulli"`: the full binary cross entropy
-    −[p log q + (1 − p) log(1 − q)]. `grad_to` chooses who learns: `both`, `multilabel` (q is a
-    fixed teacher) or `multiclass` (p is a fixed teacher). One matmul for the whole batch.
+    −[p log q + (1 − p) log(1 − q)]. `grad_to` chooses who learns: `multiclass` (p is a fixed
+    teacher: the B predictions teach A), `both`, or `multilabel` (q is a fixed teacher).
+    `unlinked="drop"` leaves out every B label no A class links to: its q is 0 whatever A predicts,
+    so the term would only push that label's p towards 0 (13.8 per unit of p after the clamp), on
+    every sample; `"keep"` sums over all B labels. Eq. 4 as written is paper / both / keep. The
+    defaults (bernoulli / multiclass / drop) never lower a B prediction and teach A the mixture
+    that matches the B predictions; docs/coupling.md works out what minimises each variant and
+    why. One matmul for the whole batch.
     """
+    if unlinked == "drop":
+        keep = linked_columns(relatedness)
+        if not keep.all():  # a fully linked R (e.g. CelebA's 10,177 × 40) is used without a copy
+            logits_b, relatedness = logits_b[:, keep], relatedness[:, keep]
+    elif unlinked != "keep":
+        raise ValueError(f"unlinked {unlinked!r}: use drop or keep")
     p_a = F.softmax(logits_a.float(), dim=1)
     p_b = torch.sigmoid(logits_b.float())
     q_b = (p_a @ relatedness.to(p_a.dtype)).clamp(_CLAMP, 1 - _CLAMP)
@@ -63,22 +80,31 @@ def indicator_scores(labels_b: torch.Tensor, weights: torch.Tensor, neutral: str
     return scores
 
 
-def soft_coannotation_target(labels_b: torch.Tensor, weights: torch.Tensor, neutral: str = "zero") -> torch.Tensor:
-    """Eq. 6: the soft A-label q(a|x) = softmax_a I(a|x)."""
-    return F.softmax(indicator_scores(labels_b, weights, neutral), dim=1)
+def soft_coannotation_target(labels_b: torch.Tensor, weights: torch.Tensor, neutral: str = "zero",
+                             temperature: float = 1.0) -> torch.Tensor:
+    """Eq. 6: the soft A-label q(a|x) = softmax_a(I(a|x) / T); T = 1 is the paper's.
+
+    I lies in [0, 1], so at T = 1 no class can get more than e / (e + A − 1) (0.31 for 7 classes):
+    the targets are nearly uniform. A smaller T sharpens them towards the arg-max of I.
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature {temperature!r}: must be > 0")
+    return F.softmax(indicator_scores(labels_b, weights, neutral) / temperature, dim=1)
 
 
 def soft_coannotation(logits_a: torch.Tensor, labels_b: torch.Tensor, weights: torch.Tensor,
-                      form: str = "paper", neutral: str = "zero") -> torch.Tensor:
+                      form: str = "paper", neutral: str = "zero", temperature: float = 1.0) -> torch.Tensor:
     """Eq. 7 on samples that carry any B label.
 
-    `form="paper"`: Σ_a −p(a|x) log q(a|x), as written (p is the prediction, q the soft label);
-    `form="kl"`: KL(q‖p), the conventional distillation direction with q as the target.
+    `form="paper"`: Σ_a −p(a|x) log q(a|x), as written (p is the prediction, q the soft label). It is
+    linear in p, so its minimum is p = one-hot at arg-max q however flat q is; since Σ_a p = 1 it
+    equals −Σ_a p(a|x) I(a|x) / T + const: T only rescales it. `form="kl"`: KL(q‖p), the
+    conventional distillation direction, minimised at p = q, so T sets how sharp a p it asks for.
     """
     has = ~torch.isnan(labels_b).all(1)
     if not has.any():
         return logits_a.sum() * 0.0
-    q = soft_coannotation_target(labels_b[has], weights, neutral)
+    q = soft_coannotation_target(labels_b[has], weights, neutral, temperature)
     log_p = F.log_softmax(logits_a[has].float(), dim=1)
     if form == "paper":
         per = -(log_p.exp() * torch.log(q.clamp(min=_CLAMP))).sum(1)

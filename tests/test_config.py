@@ -301,3 +301,16 @@ def test_yaml_file_that_is_not_a_mapping_or_not_utf8(tmp_path):
         load_config(latin)
     with pytest.raises(ConfigError, match="not valid YAML"):
         config_from_yaml_text("tasks: [\n")
+
+
+def test_coupling_options_of_issue_16_are_validated():
+    cfg = load_config(base=_base(coupling=[{"distribution_matching": {"unlinked": "keep"},
+                                            "soft_coannotation": {"temperature": 0.25}}]))
+    assert cfg.coupling[0].distribution_matching.unlinked == "keep"
+    assert cfg.coupling[0].soft_coannotation.temperature == 0.25
+    dm = load_config(base=_base(coupling=[{}])).coupling[0].distribution_matching
+    assert (dm.form, dm.grad_to, dm.unlinked) == ("bernoulli", "multiclass", "drop")  # docs/coupling.md: why
+    with pytest.raises(ConfigError, match=r"distribution_matching\.unlinked.*'drop'"):
+        load_config(base=_base(coupling=[{"distribution_matching": {"unlinked": "zero"}}]))
+    with pytest.raises(ConfigError, match=r"soft_coannotation\.temperature"):
+        load_config(base=_base(coupling=[{"soft_coannotation": {"temperature": 0}}]))

@@ -33,6 +33,6 @@ def build_couplings(cfg, tasks: list[TaskSpec], train_labels: dict[str, np.ndarr
         if not (c.coannotation.enabled or c.soft_coannotation.enabled or c.distribution_matching.enabled):
             continue
         rel = relatedness_for(c, by_name, train_labels)
-        terms.append(CouplingTerm(c.multiclass, c.multilabel, torch.from_numpy(rel.weights), c))
+        terms.append(CouplingTerm.from_config(c, torch.from_numpy(rel.weights)))
         tables.append(rel)
     return terms, tables

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 ORDER = 30
-CLASS_HELP = ("rafdb (RAF-DB's 11, its label order), emotionet (6 basic + 11 compound, the importer's order), "
+CLASS_HELP = ("rafdb (RAF-DB's 11, its label order), emotionet (6 basic + 11 compound, the importer's order, less "
+              "any category the data never use: the challenge set's 16), "
               "du2014 / synthface (all 15 Du et al. compound rows) or a comma-separated list of table rows, "
               "e.g. happily_surprised,sadly_angry")
 SPACE_HELP = ("how the manifest stores the true class: rafdb (column 'compound', RAF-DB order), emotionet "

@@ -11,9 +11,10 @@ A class set fixes, for each class, the three ingredients of the zero-shot score 
   and, in a mixed set, happiness itself) — the only ones expected to have positive valence.
 
 Named sets: ``rafdb`` (RAF-DB's 11 compound classes, in RAF-DB's label order), ``emotionet``
-(`EMOTIONET_CATEGORIES`: 6 basic + 11 compound, the importer's order), ``du2014`` (all 15
-compound rows in table order; alias ``synthface``, SynthFace's `COMPOUND_CLASSES`); or any list
-of row names.
+(`EMOTIONET_CATEGORIES`: 6 basic + 11 compound, the importer's order; on the challenge set, whose
+data use 10 of the 11, it becomes the paper's 16: see `evaluate.candidate_classes`), ``du2014``
+(all 15 compound rows in table order; alias ``synthface``, SynthFace's `COMPOUND_CLASSES`); or any
+list of row names.
 
 A *label space* says how a manifest stores the true class: which integer column, indexing which
 class order (RAF-DB: ``compound`` over RAF-DB's order; EmotioNet: ``emotionet_category``;
@@ -22,7 +23,7 @@ SynthFace: ``compound`` over Du's table order).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -49,11 +50,16 @@ NAMED_SETS = {
 
 @dataclass(frozen=True)
 class LabelSpace:
-    """How a manifest column encodes the true class: `column` holds an index into `names`."""
+    """How a manifest column encodes the true class: `column` holds an index into `names`.
+
+    `data_pick`: `names` lists more categories than the database uses and its data say which (the
+    EmotioNet importer's 17 for the challenge's 16); see `evaluate.candidate_classes`.
+    """
 
     name: str
     column: str
     names: tuple[str, ...]
+    data_pick: bool = False
 
     def task(self) -> TaskSpec:
         return TaskSpec(self.column, "multiclass", self.names)
@@ -67,7 +73,7 @@ def _synthface_names() -> tuple[str, ...]:
 
 LABEL_SPACES = {
     "rafdb": lambda: LabelSpace("rafdb", "compound", RAFDB_COMPOUND),
-    "emotionet": lambda: LabelSpace("emotionet", "emotionet_category", EMOTIONET_CATEGORIES),
+    "emotionet": lambda: LabelSpace("emotionet", "emotionet_category", EMOTIONET_CATEGORIES, data_pick=True),
     "synthface": lambda: LabelSpace("synthface", "compound", _synthface_names()),
 }
 # the label space a named class set is usually evaluated on
@@ -119,6 +125,20 @@ class ClassSet:
 
     def task(self, name: str = "compound") -> TaskSpec:
         return TaskSpec(name, "multiclass", self.names)
+
+    def without(self, names) -> ClassSet:
+        """This set less the classes `names`, in the same order (see `evaluate.candidate_classes`)."""
+        drop = set(names)
+        keep = [i for i, n in enumerate(self.names) if n not in drop]
+        if not keep:
+            raise ConfigError(f"classes: leaving out {sorted(drop)} leaves no class")
+
+        def pick(items):
+            return tuple(items[i] for i in keep)
+
+        return replace(self, names=pick(self.names), kinds=pick(self.kinds), components=pick(self.components),
+                       au_weights=self.au_weights[keep], emotion_weights=self.emotion_weights[keep],
+                       valence_term=self.valence_term[keep])
 
     def describe(self) -> list[dict]:
         """JSON-ready rows: name, kind, components, AUs with weights, valence term."""

@@ -66,6 +66,33 @@ def load_compound_rows(manifests, space: LabelSpace, classes: ClassSet, split: s
     return CompoundRows(joined.where(keep), target[keep], counts)
 
 
+def candidate_classes(classes: ClassSet, space: LabelSpace, manifests, root: str | None = None
+                      ) -> tuple[ClassSet, list[str]]:
+    """`classes` less the categories of a `data_pick` label space that label no row of the manifests.
+
+    EmotioNet's label space lists 6 basic + RAF-DB's 11 compound classes, while the challenge set
+    the paper evaluates on has 16 categories (6 basic + 10 compound) and neither the paper nor any
+    source we could check names the missing one. Its data do (any split): a category no row uses
+    would only be a wrong candidate of eq. 8 (or a class without training rows), so it is left out
+    and noted. Classes outside the label space, and every class of the other label spaces (whose
+    lists are the databases' own), are kept.
+    """
+    from facebehavior.data.manifest import read_manifest
+
+    if not space.data_pick:
+        return classes, []
+    used: set[int] = set()
+    for path in [manifests] if isinstance(manifests, (str, Path)) else manifests:
+        frame = read_manifest(path, [space.task()], root).frame
+        if space.column in frame:  # absent: load_compound_rows says so
+            used.update(frame[space.column].dropna().astype(int))
+    unused = [n for i, n in enumerate(space.names) if i not in used and n in classes.names]
+    if not unused or len(unused) == len(classes):  # nothing labelled at all: load_compound_rows says so
+        return classes, []
+    return classes.without(unused), [f"{unused}: categories of the {space.name} label space that no row of the "
+                                     "data uses; left out of the class set"]
+
+
 def compound_metrics(y_true, y_pred, names) -> dict:
     """Scores of class predictions (indices or (N, C) scores) against true class indices."""
     c = len(names)
@@ -135,14 +162,14 @@ def evaluate_zero_shot(checkpoint, manifests, classes="rafdb", label_space: str 
     from facebehavior.compound.zeroshot import zero_shot_scores
     from facebehavior.training.checkpoint import load_model
 
-    cs = resolve_classes(classes)
     space = get_space(label_space or default_label_space(classes))
+    cs, notes = candidate_classes(resolve_classes(classes), space, manifests, root)
     model, meta, cfg = load_model(checkpoint, device)
     tasks = cfg.task_specs()
     rows = load_compound_rows(manifests, space, cs, split, root)
     outputs = model_outputs(model, rows.table(cfg.data.image_size), tasks, device, batch_size)
     scores, evidence = zero_shot_scores(outputs, cs, au_weighting, tasks)
-    notes = list(evidence.notes)
+    notes += evidence.notes
     untrained = [t for t in ("expr", "au", "va") if t in outputs and t not in meta.trained_tasks]
     if untrained:
         notes.append(f"the checkpoint's tasks {untrained} were never trained (no labels): their outputs are noise")

@@ -208,13 +208,13 @@ def run_finetune(checkpoint, manifests, classes="rafdb", label_space: str | None
     import torch
 
     from facebehavior.compound.classes import default_label_space, label_space as get_space, resolve_classes
-    from facebehavior.compound.evaluate import compound_metrics, load_compound_rows, model_outputs
+    from facebehavior.compound.evaluate import candidate_classes, compound_metrics, load_compound_rows, model_outputs
     from facebehavior.evaluation.report import to_jsonable
 
     settings = settings or FinetuneSettings()
-    cs = resolve_classes(classes)
     space = get_space(label_space or default_label_space(classes))
     paths = [str(m) for m in ([manifests] if isinstance(manifests, (str, Path)) else manifests)]
+    cs, notes = candidate_classes(resolve_classes(classes), space, paths, root)
     train_rows = load_compound_rows(paths, space, cs, "train", root)
     test_rows = load_compound_rows(paths, space, cs, "test", root)
     missing = [n for i, n in enumerate(cs.names) if not (train_rows.targets == i).any()]
@@ -244,7 +244,8 @@ def run_finetune(checkpoint, manifests, classes="rafdb", label_space: str | None
             say(f"seed {seed}: {len(pick)} training images, {len(losses)} steps, "
                 f"test mean diag {scores['mean_diag']:.3f} ({run['seconds']} s)")
     result = {"method": "scratch" if scratch else "fine-tune", "checkpoint": str(checkpoint), "classes": list(cs.names),
-              "label_space": space.name, "shots": shots, "seeds": list(seeds), "settings": asdict(settings),
+              "label_space": space.name, "notes": notes, "shots": shots, "seeds": list(seeds),
+              "settings": asdict(settings),
               "train_rows": train_rows.counts, "test_rows": test_rows.counts, "summary": _summary(runs), "runs": runs}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

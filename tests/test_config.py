@@ -314,3 +314,13 @@ def test_coupling_options_of_issue_16_are_validated():
         load_config(base=_base(coupling=[{"distribution_matching": {"unlinked": "zero"}}]))
     with pytest.raises(ConfigError, match=r"soft_coannotation\.temperature"):
         load_config(base=_base(coupling=[{"soft_coannotation": {"temperature": 0}}]))
+
+
+def test_a_packaged_config_loads_by_name_from_anywhere(tmp_path, monkeypatch):
+    from facebehavior.config import load_config, packaged_configs
+
+    monkeypatch.chdir(tmp_path)  # no configs/ folder here
+    assert {"paper_affect", "paper_celeba", "ferplus", "ferplus_gpu"} <= set(packaged_configs())
+    assert load_config("paper_affect").name == load_config("paper_affect.yaml").name
+    with pytest.raises(ConfigError, match="packaged configs, usable by name: .*paper_affect"):
+        load_config("paper_afect")

@@ -375,14 +375,33 @@ def _list_index(items: list, part: str, key: str) -> int:
     return int(part)
 
 
+PACKAGED_CONFIGS = Path(__file__).resolve().parent / "configs"
+
+
+def packaged_configs() -> list[str]:
+    """Names of the configs shipped in the package (`paper_affect`, `ferplus`, ...)."""
+    return sorted(p.stem for p in PACKAGED_CONFIGS.glob("*.yaml"))
+
+
+def resolve_config_path(path: str | Path) -> Path:
+    """A YAML file path, or the name of a packaged config (`paper_affect` or `paper_affect.yaml`)."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    packaged = PACKAGED_CONFIGS / (path.name if path.suffix == ".yaml" else f"{path.name}.yaml")
+    if path.parent == Path(".") and packaged.is_file():
+        return packaged
+    raise ConfigError(f"config file {path} does not exist (packaged configs, usable by name: "
+                      f"{', '.join(packaged_configs())})")
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
                 base: dict | None = None) -> ExperimentConfig:
-    """Load a YAML config (or start from `base`), apply overrides, validate."""
+    """Load a YAML config (a path, or a packaged config's name; or start from `base`), apply
+    overrides, validate."""
     data: dict = copy.deepcopy(dict(base or {}))  # overrides must not write into the caller's dict
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
+        path = resolve_config_path(path)
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:

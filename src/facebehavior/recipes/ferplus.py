@@ -36,18 +36,10 @@ class RecipeData:
 
 
 def resolve_config(config: str | Path | None, gpu: bool) -> Path:
-    """An explicit config, else configs/ferplus[_gpu].yaml in the working folder or the repository."""
-    if config:
-        path = Path(config)
-        if not path.is_file():
-            raise ConfigError(f"config {path} does not exist")
-        return path
-    name = "ferplus_gpu.yaml" if gpu else "ferplus.yaml"
-    candidates = [Path("configs") / name, Path(__file__).resolve().parents[3] / "configs" / name]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise ConfigError(f"{name} not found in {[str(c) for c in candidates]}; pass --config PATH")
+    """An explicit config (path or packaged name), else the packaged ferplus[_gpu].yaml."""
+    from facebehavior.config import resolve_config_path
+
+    return resolve_config_path(config or ("ferplus_gpu" if gpu else "ferplus"))
 
 
 def prepare_data(data_root: str | Path, data_dir: str | Path, subset: int | None = None, seed: int = 0,

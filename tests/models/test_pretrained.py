@@ -45,3 +45,19 @@ def test_the_package_ships_a_default_model_that_loads_without_arguments():
         pytest.skip("no default model shipped in this tree yet")
     fb = FaceBehavior.load()
     assert fb.info.domain == "real" and [t.name for t in fb.info.tasks] == ["expr"]
+
+
+def test_ship_checkpoint_records_checksum_hidden_heads_and_preprocessing(checkpoint, tmp_path):
+    from facebehavior.inference.backends import load_backend
+    from facebehavior.models.pretrained import shipped_checkpoint, shipped_models, ship_checkpoint
+    from facebehavior.models.preprocessing import Preprocessing
+
+    prep = Preprocessing(image_size=40, crop="fer2013", grayscale=True, flip_average=True).to_dict()
+    folder = ship_checkpoint(checkpoint, "my-model", {"summary": "test"}, tmp_path, preprocessing=prep,
+                             hidden_tasks=["va"])
+    assert shipped_models(tmp_path)["my-model"]["summary"] == "test"
+    assert shipped_checkpoint("my-model", tmp_path) == folder
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["config"]["data"]["train"] == [] and meta["config"]["out_dir"] is None  # no local paths
+    info = load_backend(folder).info
+    assert [t.name for t in info.tasks] == ["expr", "au"] and info.preprocessing == Preprocessing(**prep)

@@ -66,12 +66,13 @@ def sha256_of(file: str | Path) -> str:
 
 
 def ship_checkpoint(checkpoint: str | Path, name: str, summary: dict, weights_dir: Path | None = None,
-                    preprocessing: dict | None = None) -> Path:
+                    preprocessing: dict | None = None, hidden_tasks=()) -> Path:
     """Copy a trained checkpoint's weights and meta into the package as shipped model `name`.
 
     The meta's config keeps what rebuilds the network but not the training data's local paths;
     `preprocessing` replaces the recorded input record (e.g. to switch on mirrored-crop averaging
-    that was measured to help). `summary` (what it predicts, its measured results and the command
+    that was measured to help). `hidden_tasks`: heads `analyze` does not write (`output: false`,
+    e.g. a protocol-only head). `summary` (what it predicts, its measured results and the command
     that trained it) goes into models.json beside the checksum.
     """
     import shutil
@@ -83,6 +84,9 @@ def ship_checkpoint(checkpoint: str | Path, name: str, summary: dict, weights_di
     meta["config"]["out_dir"] = None
     if preprocessing is not None:
         meta["preprocessing"] = preprocessing
+    for task in meta["tasks"] + meta["config"]["tasks"]:
+        if task["name"] in hidden_tasks:
+            task["output"] = False
     folder = weights_dir / name.replace("-", "_")
     tmp = folder.with_name(folder.name + ".tmp")
     if tmp.exists():

@@ -79,12 +79,10 @@ def _pick(items, spec: str | None, what: str):
 
 
 def run_estimate(args) -> int:
-    import numpy as np
-
     from facebehavior.data.manifest import concat_manifests, encode_labels, read_manifest
     from facebehavior.errors import FaceBehaviorError
     from facebehavior.labels import affect_tasks
-    from facebehavior.relatedness import estimate_relatedness
+    from facebehavior.relatedness.estimate import class_subjects, estimate_from_labels
 
     if args.config:
         from facebehavior.config import load_config
@@ -102,33 +100,16 @@ def run_estimate(args) -> int:
         manifests = [m.split(args.split) for m in manifests]
     frame = concat_manifests(manifests).frame
     labels = encode_labels(frame, [a, b])
-    both = (labels[a.name] >= 0) & ~np.isnan(labels[b.name]).all(1)
-    if not both.any():
-        raise FaceBehaviorError(f"no row carries both {a.name!r} and {b.name!r} labels; nothing to estimate from")
-    rel, counts = estimate_relatedness(labels[a.name], labels[b.name], a.labels, b.labels)
-    print(f"estimated from {int(both.sum())} rows carrying both tasks ({len(frame) - int(both.sum())} rows "
+    est = estimate_from_labels(labels[a.name], labels[b.name], a.labels, b.labels, (a.name, b.name))
+    print(f"estimated from {est.rows_used} rows carrying both tasks ({est.rows_total - est.rows_used} rows "
           "carry only one or none and were not used)")
-    thin = int(((counts > 0) & (counts < 5)).sum())
-    if thin:
-        print(f"note: {thin} entries rest on fewer than 5 samples")
+    if est.thin_entries:
+        print(f"note: {est.thin_entries} entries rest on fewer than 5 samples")
+    rel = est.table
     view = rel.to_frame().loc[_pick(list(a.labels), args.rows, "rows"), _pick(list(b.labels), args.columns, "columns")]
-    subjects = _class_subjects(frame, a)
+    subjects = class_subjects(frame[a.name].to_numpy(), frame["subject"].to_numpy(), a.labels) \
+        if "subject" in frame else {}
     if subjects:  # Table 2 layout: classes are people, shown by their own id ("# 1" = CelebA identity 1)
         view.index = [f"# {subjects.get(label, label)}" for label in view.index]
         view.columns.name = a.name
     return _finish(rel, args, view, ".5f")  # Table 2 prints five decimals
-
-
-def _class_subjects(frame, task) -> dict[str, str]:
-    """Class label → subject id when the manifest's classes and subjects are one-to-one (identities)."""
-    if "subject" not in frame:
-        return {}
-    pairs = frame[[task.name, "subject"]].dropna().drop_duplicates()
-    if pairs.empty or pairs[task.name].duplicated().any() or pairs["subject"].duplicated().any():
-        return {}
-    return {task.labels[int(c)]: _plain(s) for c, s in zip(pairs[task.name], pairs["subject"])}
-
-
-def _plain(value) -> str:
-    """2880.0 (a numeric subject column read by pandas) → "2880"."""
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)

@@ -62,8 +62,14 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tiny_manifest, tmp_path):
     ref_cfg = write_config(tmp_path / "ref.yaml", tiny_config(tiny_manifest, tmp_path / "ref", checkpoint_every=3))
     cut_cfg = write_config(tmp_path / "cut.yaml", tiny_config(tiny_manifest, tmp_path / "cut", checkpoint_every=3))
     _run_cli(["train", "-c", str(ref_cfg), "--no-test"])
-    killed = _run_cli(["train", "-c", str(cut_cfg), "--no-test"], {"FACEBEHAVIOR_FAULT_AT_STEP": "8"}, check=False)
-    assert killed.returncode == -9  # SIGKILL mid-epoch 2, after the step-6 checkpoint
+    # the process kills itself with SIGKILL right after step 8 (mid-epoch 2, after the step-6
+    # checkpoint), through the trainer's on_step callback: no fault hook in the library
+    stop_at_8 = ("import os, signal, sys; from facebehavior.config import load_config; "
+                 "from facebehavior.training.trainer import train; "
+                 "train(load_config(sys.argv[1]), on_step=lambda s: s == 8 and os.kill(os.getpid(), signal.SIGKILL))")
+    killed = subprocess.run([sys.executable, "-c", stop_at_8, str(cut_cfg)], capture_output=True, text=True,
+                            timeout=600)
+    assert killed.returncode == -9
     state = torch.load(tmp_path / "cut" / "checkpoints" / "last" / "train_state.pt", weights_only=True)
     assert state["global_step"] == 6 and state["step_in_epoch"] == 1
     resumed = _run_cli(["train", "-c", str(cut_cfg), "--resume", "--no-test"])

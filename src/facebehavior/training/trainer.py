@@ -9,11 +9,10 @@ when the selection score improves, a `best` one. Rank 0 alone logs and saves.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -30,9 +29,6 @@ from facebehavior.training.step import build_step_parts, optimisation_step
 from facebehavior.training.validation import selection_score, validate
 
 
-_FAULT_AT_STEP = int(os.environ.get("FACEBEHAVIOR_FAULT_AT_STEP", "0")) or None
-
-
 @dataclass
 class TrainResult:
     run_dir: Path
@@ -43,7 +39,10 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def train(cfg, resume: bool = False, say=print) -> TrainResult:
+def train(cfg, resume: bool = False, say=print, on_step: Callable[[int], None] | None = None) -> TrainResult:
+    """Train `cfg` (resuming from its last checkpoint with `resume`). `on_step(global_step)` is called
+    after every optimisation step, once any checkpoint of that step is written (progress reporting,
+    or a test stopping the process at a chosen step)."""
     t0 = time.time()
     dist = setup_distributed("cuda" if cfg.train.device.startswith("cuda") or
                              (cfg.train.device == "auto" and torch.cuda.is_available()) else "cpu")
@@ -132,8 +131,8 @@ def train(cfg, resume: bool = False, say=print) -> TrainResult:
                 progress.update(1)
             if cfg.train.checkpoint_every and global_step % cfg.train.checkpoint_every == 0 and dist.is_main:
                 save_last(step_in_epoch, {}, {})
-            if global_step == _FAULT_AT_STEP:  # fault injection for the kill-and-resume test
-                os.kill(os.getpid(), signal.SIGKILL)
+            if on_step is not None:
+                on_step(global_step)
             if global_step >= total_steps:
                 stop = True
                 break

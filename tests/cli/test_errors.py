@@ -102,3 +102,32 @@ def test_argument_mistakes_exit_2_via_argparse(capsys):
 def test_no_command_prints_help_and_returns_2(capsys):
     assert main([]) == 2
     assert "usage: facebehavior" in capsys.readouterr().out
+
+
+def test_output_into_a_pipe_whose_reader_left_ends_quietly():
+    """`facebehavior ... | head`: head leaves after its lines; no BrokenPipeError traceback, exit 141."""
+    import subprocess
+    import sys
+
+    from facebehavior.cli.main import SIGPIPE_EXIT
+
+    child = subprocess.Popen([sys.executable, "-m", "facebehavior", "relatedness", "show"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    child.stdout.close()  # the reader is gone before anything is written
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=120) == SIGPIPE_EXIT
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err
+
+
+def test_a_full_disk_outside_any_guarded_write_is_one_line(monkeypatch, capsys):
+    import errno
+
+    from facebehavior.cli import relatedness
+
+    def full(args):
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/out/table.csv")
+
+    monkeypatch.setattr(relatedness, "run_show", full)
+    err = _fails_cleanly(capsys, ["relatedness", "show"], "no space left on the device while writing "
+                                                          "/data/out/table.csv", "what was written before is kept")
+    assert len(err.strip().splitlines()) == 1

@@ -48,3 +48,20 @@ def write_face_video(path: Path, seconds: float = 2.0, fps: float = 10.0, width:
         writer.write(cv2.cvtColor(scene(i / fps, width, height, 1.0, head, bg), cv2.COLOR_RGB2BGR))
     writer.release()
     return path
+
+
+def damage_mjpeg_frames(path: Path, frames: list[int], out: Path) -> Path:
+    """A copy of an MJPG AVI (write_face_video with fourcc "MJPG") whose listed frames (0-based) have
+    their JPEG data zeroed: the chunks stay where they are, OpenCV cannot decode those frames."""
+    data = bytearray(Path(path).read_bytes())
+    chunks, at = [], 0
+    while (at := data.find(b"00dc", at)) >= 0:
+        size = int.from_bytes(data[at + 4:at + 8], "little")
+        if data[at + 8:at + 10] == b"\xff\xd8":  # a frame's chunk (the index lists them again, without data)
+            chunks.append((at + 8, size))
+        at += 4
+    for k in frames:
+        start, size = chunks[k]
+        data[start:start + size] = bytes(size)
+    out.write_bytes(bytes(data))
+    return out

@@ -170,3 +170,101 @@ def test_plot_refuses_a_table_without_videos(checkpoint, media, tmp_path, capsys
 def test_the_summary_counts_images_without_a_face(checkpoint, media, tmp_path, capsys):
     assert analyze(media["astronaut"], media["blank"], "--checkpoint", checkpoint, "--out", tmp_path / "r.csv") == 0
     assert "1 image(s)/frame(s) without a face" in capsys.readouterr().out
+
+
+# ---- issue 18: nothing lost, nothing guessed ------------------------------------------------------------
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--stride", "0", "--stride must be a whole number of at least 1, got 0"),
+    ("--detector", "retinafacez", "unknown face detector 'retinafacez'; available: "),
+    ("--median", "4", "--median must be 0 (off) or an odd number"),
+    ("--batch-size", "0", "--batch-size must be a whole number of at least 1"),
+])
+def test_bad_options_are_refused_before_any_input_is_read(checkpoint, media, tmp_path, capsys, monkeypatch,
+                                                          option, value, message):
+    from facebehavior.inference import run
+
+    def never(*args, **kwargs):
+        raise AssertionError("inputs were looked at before the options were checked")
+
+    monkeypatch.setattr(run, "discover", never)
+    out = tmp_path / "r.csv"
+    assert analyze(media["video"], media["astronaut"], "--checkpoint", checkpoint, "--out", out, option, value) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and not meta_path(out).exists() and not parts_dir(out).exists()
+
+
+def test_a_detector_that_cannot_be_built_is_one_error_before_any_input(checkpoint, media, tmp_path, capsys):
+    out = tmp_path / "r.csv"
+    assert analyze(media["astronaut"], media["blank"], "--checkpoint", checkpoint, "--out", out,
+                   "--detector-opt", "no_such_option=1") == 2
+    err = capsys.readouterr().err
+    assert "face detector 'mtcnn'" in err and "no_such_option" in err and len(err.strip().splitlines()) == 1
+    assert not parts_dir(out).exists() and not errors_path(out).exists()
+
+
+def test_when_every_input_fails_the_table_still_has_its_header(checkpoint, media, tmp_path):
+    out = tmp_path / "r.csv"
+    assert analyze(media["corrupt"], media["root"] / "missing.jpg", "--checkpoint", checkpoint, "--out", out) == 1
+    table = read_results(out)
+    assert len(table) == 0 and table.columns[0] == "source" and "expr_top" in table.columns
+    assert len(pd.read_csv(errors_path(out))) == 2
+
+
+def test_a_merge_interrupted_after_its_rows_are_in_place_is_not_merged_twice(checkpoint, media, tmp_path, capsys,
+                                                                            monkeypatch):
+    from facebehavior.inference import output
+
+    reference = tmp_path / "ref.csv"
+    inputs = [media["astronaut"], media["blank"]]
+    assert analyze(*inputs, "--checkpoint", checkpoint, "--out", reference) == 0
+    out = tmp_path / "r.csv"
+    real_rmtree = output.shutil.rmtree
+
+    def interrupted(path, *args, **kwargs):  # Ctrl-C once the merged rows are in place, before the parts go
+        monkeypatch.setattr(output.shutil, "rmtree", real_rmtree)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(output.shutil, "rmtree", interrupted)
+    assert analyze(*inputs, "--checkpoint", checkpoint, "--out", out) == 130
+    capsys.readouterr()
+    assert analyze(*inputs, "--checkpoint", checkpoint, "--out", out, "--resume") == 0
+    assert "2 input(s) skipped" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(read_results(out), read_results(reference))
+    assert not parts_dir(out).exists()
+
+
+def test_a_full_disk_while_analysing_is_one_line_and_resume_finishes(checkpoint, media, tmp_path, capsys,
+                                                                   monkeypatch):
+    import errno
+
+    out = tmp_path / "r.csv"
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    assert analyze(media["astronaut"], "--checkpoint", checkpoint, "--out", out) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and [line for line in err.splitlines() if not line.startswith("warning: ")] == [
+        f"error: {parts_dir(out) / 'rank-0.csv'}: no space left on the device; the inputs finished before are kept: "
+        "free some space and rerun the same command with --resume"]
+    monkeypatch.undo()
+    assert analyze(media["astronaut"], "--checkpoint", checkpoint, "--out", out, "--resume") == 0
+    assert read_results(out)["source"].tolist() == [str(media["astronaut"])]
+
+
+def test_a_video_with_damaged_frames_keeps_every_other_frame(checkpoint, tmp_path, capsys):
+    from tests.inference.media import damage_mjpeg_frames, write_face_video
+
+    clip = write_face_video(tmp_path / "clip.avi", seconds=2.0, fps=10.0, width=320, height=240, scale=0.5,
+                            fourcc="MJPG")
+    damaged = damage_mjpeg_frames(clip, [10, 11], tmp_path / "damaged.avi")
+    out = tmp_path / "r.csv"
+    assert analyze(damaged, "--checkpoint", checkpoint, "--out", out) == 0
+    assert "2 corrupt video frame(s) skipped" in capsys.readouterr().out
+    rows = read_results(out)
+    assert sorted(set(rows["frame"])) == [*range(10), *range(12, 20)]  # not 11 rows and "truncated"
+    errors = pd.read_csv(errors_path(out))
+    assert errors["reason"].tolist() == ["corrupt_frames"] and "frame 10, 11" in errors["detail"][0]

@@ -144,3 +144,70 @@ def test_a_still_without_a_face_is_searched_again_with_a_margin_and_mapped_back(
     assert seen == [(60, 90), (60 + 60, 90 + 60)]  # padded by a third of the longer side on each edge
     assert len(faces) == 1 and np.allclose(faces[0].box, [10, 10, 40, 40])  # in the frame's own pixels
     assert np.allclose(faces[0].landmarks[0], [20, 20])
+
+
+class _RecordingDetector:
+    """Records the size of every image it is given; finds one face at a fixed place in the first."""
+
+    def __init__(self, box=None):
+        self.shapes, self.box = [], box
+
+    def detect(self, image):
+        from facebehavior.data.faces import Face
+
+        self.shapes.append(image.shape[:2])
+        if self.box is None:
+            return []
+        x, y, w, h = self.box
+        marks = np.array([[x + 0.3 * w, y + 0.4 * h], [x + 0.7 * w, y + 0.4 * h], [x + 0.5 * w, y + 0.6 * h],
+                          [x + 0.35 * w, y + 0.8 * h], [x + 0.65 * w, y + 0.8 * h]])
+        return [Face(np.array(self.box, np.float64), marks, 0.99)]
+
+
+def test_a_huge_photo_is_searched_on_a_bounded_copy_and_faces_map_back():
+    from facebehavior.inference.locate import MAX_DETECT_SIDE
+
+    image = np.zeros((6000, 8000, 3), np.uint8)  # stands for a 10000×10000 photo (51 s and 7.6 GB before)
+    finder = FaceFinder(32)
+    finder._detector = _RecordingDetector(box=(100, 200, 150, 150))  # in the detection copy's pixels
+    faces = finder.find(image, retry_padded=True)
+    assert finder._detector.shapes == [(MAX_DETECT_SIDE, round(8000 * MAX_DETECT_SIDE / 6000))]
+    scale = 6000 / MAX_DETECT_SIDE
+    assert len(faces) == 1
+    assert np.allclose(faces[0].box, [100 * scale, 200 * scale, 150 * scale, 150 * scale], rtol=1e-3)
+    # no face: the padded second search is bounded too, and nothing is made at the padded full size
+    finder._detector = _RecordingDetector()
+    assert finder.find(image, retry_padded=True) == []
+    assert len(finder._detector.shapes) == 2 and all(min(s) <= MAX_DETECT_SIDE for s in finder._detector.shapes)
+    # a size the user gives is kept: --detect-size, or a --min-face
+    finder = FaceFinder(32, detect_size=1000)
+    finder._detector = _RecordingDetector()
+    finder.detect(image)
+    assert finder._detector.shapes == [(1000, 1333)]
+    assert FaceFinder(32).scale_for(6000, 8000) == pytest.approx(MAX_DETECT_SIDE / 6000)
+    assert FaceFinder(32).scale_for(1500, 2000) == 1.0  # photos of usual sizes: as before
+
+
+def test_a_face_found_in_the_padded_copy_of_a_huge_photo_maps_back(monkeypatch):
+    finder = FaceFinder(32)
+    image = np.zeros((4000, 6000, 3), np.uint8)
+    k = 2000 / 4000
+    pad = round(max(2000, 3000) / 3)
+    finder._detector = _RecordingDetector()
+    boxes = []
+    real_detect = finder.detect
+
+    def detect(img, min_face=None):
+        if img.shape[:2] == (4000, 6000):
+            real_detect(img, min_face)
+            return []
+        boxes.append(img.shape[:2])
+        from facebehavior.data.faces import Face
+
+        marks = np.array([[560, 360], [640, 360], [600, 400], [570, 450], [630, 450]], np.float64) + pad
+        return [Face(np.array([pad + 500.0, pad + 300.0, 200.0, 200.0]), marks, 0.9)]
+
+    monkeypatch.setattr(finder, "detect", detect)
+    faces = finder.find(image, retry_padded=True)
+    assert boxes == [(2000 + 2 * pad, 3000 + 2 * pad)]  # the padded copy of the shrunk photo
+    assert np.allclose(faces[0].box, [500 / k, 300 / k, 200 / k, 200 / k])

@@ -87,6 +87,8 @@ def format_summary(s: dict) -> str:
              f"{s['rows']} rows) -> {s['out']}"]
     if s.get("no_face"):
         lines.append(f"{s['no_face']} image(s)/frame(s) without a face (rows with status no_face)")
+    if s.get("bad_frames"):
+        lines.append(f"{s['bad_frames']} corrupt video frame(s) skipped (listed per video in the errors file)")
     if s["skipped_done"]:
         lines.append(f"{s['skipped_done']} input(s) skipped: already in the output (--resume)")
     if s["errors"]:

@@ -9,7 +9,7 @@ import sys
 
 import facebehavior.cli as cli_pkg
 from facebehavior import __version__
-from facebehavior.errors import FaceBehaviorError
+from facebehavior.errors import FaceBehaviorError, is_disk_full
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +31,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SIGPIPE_EXIT = 141  # 128 + SIGPIPE: what a shell reports for a command whose reader went away
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        try:
+            code = _main(argv)
+        except SystemExit:  # argparse's --help, --version and usage errors
+            sys.stdout.flush()
+            raise
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader of our output left (e.g. `facebehavior ... | head`): stop quietly, as Unix tools
+        # do. Python would otherwise print a traceback, and again when it flushes stdout at exit.
+        _silence_stdout()
+        return SIGPIPE_EXIT
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -42,9 +61,29 @@ def main(argv: list[str] | None = None) -> int:
     except FaceBehaviorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        where = f" while writing {exc.filename}" if exc.filename else ""
+        print(f"error: no space left on the device{where}: what was written before is kept; free some space "
+              "and rerun the same command (with --resume for train and analyze)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (e.g. captured by a test)
+        pass
 
 
 if __name__ == "__main__":

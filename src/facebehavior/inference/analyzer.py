@@ -53,6 +53,12 @@ class AnalyzeOptions:
         self.min_face = check_min_face(self.min_face)
         if int(self.detect_every) < 1:
             raise FaceBehaviorError(f"--detect-every must be at least 1, got {self.detect_every}")
+        if isinstance(self.stride, bool) or not isinstance(self.stride, (int, np.integer)) or self.stride < 1:
+            raise FaceBehaviorError(f"--stride must be a whole number of at least 1, got {self.stride!r}")
+        if isinstance(self.median, bool) or not isinstance(self.median, (int, np.integer)) or self.median < 0 \
+                or (self.median and self.median % 2 == 0):
+            raise FaceBehaviorError(f"--median must be 0 (off) or an odd number of frames (e.g. 5, 9, 15), "
+                                    f"got {self.median!r}")
 
     @property
     def image_min_face(self) -> int | None:
@@ -91,6 +97,7 @@ class SourceDone:
     source: str
     problem: tuple[str, str] | None = None  # (reason, detail): rows were written but something was off
     notes: list[str] = field(default_factory=list)  # faces the fast video settings may have missed
+    bad_frames: int = 0  # videos: frames that could not be decoded and were skipped
 
 
 @dataclass
@@ -169,6 +176,8 @@ class FaceBehavior:
                 raise VideoReadError(event.reason, event.detail)
             if isinstance(event, Rows):
                 yield event.table
+            if isinstance(event, SourceDone) and event.problem:  # e.g. corrupt frames skipped, truncation
+                warnings.warn(f"{path}: {event.problem[0]}: {event.problem[1]}", stacklevel=2)
             if isinstance(event, SourceDone) and event.notes:
                 warnings.warn("; ".join(event.notes), stacklevel=2)
 
@@ -256,7 +265,7 @@ class FaceBehavior:
             reason, detail = problem or ("unreadable_video", "no frames")
             yield SourceFailed(item.source, reason, detail if str(item.path) in detail else f"{item.path}: {detail}")
         else:
-            yield SourceDone(item.source, problem, tracker.report.notes(item.source))
+            yield SourceDone(item.source, problem, tracker.report.notes(item.source), len(summary.bad_frames))
 
     # ---- stages 2-4: network, smoothing, rows -------------------------------------------------------
 

@@ -4,7 +4,10 @@ plus optical-flow tracking of the landmarks between detections.
 Detection scale. MTCNN's cost grows with the image area over the square of the smallest face it
 must find. `min_face` names that face (box width in source pixels): the frame is shrunk so such a
 face becomes the detector's own minimum (20 px for MTCNN), landmarks are mapped back, alignment
-uses the full-resolution frame. `detect_size` caps the shorter side of the detection copy.
+uses the full-resolution frame. `detect_size` caps the shorter side of the detection copy; with
+neither it nor `min_face`, the copy's shorter side is at most MAX_DETECT_SIDE (2000 px), so time and
+memory stay bounded on huge photos (the smallest face found is then 20 px × shorter side / 2000, e.g.
+100 px in a 10000-px photo; a `detect_size` above the image's size lifts the bound).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ AUTO = "auto"
 VIDEO_MIN_FACE_FRACTION = 12  # videos, auto: the smallest face is 1/12 of the frame's shorter side (40 px at 480)
 REFINE_BELOW_PX = 40  # faces smaller than this in the detection copy are found again at full resolution
 REFINE_SIDE, REFINE_MIN_FACE = 160, 56  # that cut-out's shorter side (the face ~80 px in it), its smallest face
+MAX_DETECT_SIDE = 2000  # with neither detect_size nor min_face: detection on a copy whose shorter side is at
+                        # most this (a 10000×10000 photo took 51 s and 7.6 GB at full size); faces it shows
+                        # small are found again at full resolution (REFINE_*)
 
 
 @dataclass
@@ -72,7 +78,8 @@ class FaceFinder:
     def scale_for(self, height: int, width: int, min_face: int | None = None) -> float:
         """How much the image is shrunk for detection (1 = not at all)."""
         short = min(height, width)
-        scale = self.detect_size / short if self.detect_size and short > self.detect_size else 1.0
+        cap = self.detect_size or (None if min_face else MAX_DETECT_SIDE)
+        scale = cap / short if cap and short > cap else 1.0
         if min_face:
             native = self.native_min_face
             if native is None:
@@ -146,9 +153,15 @@ class FaceFinder:
         around the face); with the margin it finds most of them. Used on stills that gave no face,
         so it costs nothing where the first pass succeeds."""
         h, w = image.shape[:2]
-        pad = int(round(max(h, w) / 3))
-        padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        return [f.moved(1.0, pad, pad) for f in self.detect(padded, min_face)]
+        scale = self.scale_for(h, w, min_face)
+        base = image  # a large image is shrunk before it is padded: the padded copy stays bounded too
+        if scale < 1.0:
+            base = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+            scale = base.shape[1] / w
+            min_face = min_face * scale if min_face else min_face
+        pad = int(round(max(base.shape[:2]) / 3))
+        padded = cv2.copyMakeBorder(base, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        return [f.moved(1.0, pad, pad).moved(scale, 0.0, 0.0) for f in self.detect(padded, min_face)]
 
     def aligned_faces(self, image: np.ndarray, faces: list[Face]) -> list[FoundFace]:
         return [self.align(image, f.box, f.landmarks, f.score, "detector") for f in faces]

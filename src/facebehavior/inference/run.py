@@ -44,6 +44,17 @@ class AnalyzeConfig:
     threads: int | None = None
     progress: bool = True
 
+    def check(self) -> None:
+        """Every option's value, checked at once (a bad one is one error line, not one per input)."""
+        from facebehavior.data.faces import detector_info
+
+        for name, value, low in (("--workers", self.workers, 1), ("--batch-size", self.batch_size, 1),
+                                 ("--threads", self.threads, 1), ("--detect-size", self.detect_size, 1)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+                raise FaceBehaviorError(f"{name} must be a whole number of at least {low}, got {value!r}")
+        self.options()
+        detector_info(self.detector)  # an unknown name: the list of known ones
+
     def options(self) -> AnalyzeOptions:
         return AnalyzeOptions(self.aligned, self.stride, self.median, self.detect_every,
                               keep_images=self.annotate is not None, compound=self.compound, min_face=self.min_face)
@@ -68,6 +79,7 @@ class ShareResult:
     no_face: int = 0  # images/frames in which no face was found (their rows have status no_face)
     problems: int = 0
     notes: list = field(default_factory=list)  # faces the fast video settings may have missed
+    bad_frames: int = 0  # video frames that could not be decoded (skipped; listed in the errors file)
     times: dict = field(default_factory=dict)
     annotated: list = field(default_factory=list)
 
@@ -87,15 +99,15 @@ def analyze_files(cfg: AnalyzeConfig, say=print, analyzer: FaceBehavior | None =
 
     `analyzer`: a model already loaded with `load_analyzer(cfg)` (`facebehavior serve` keeps one for
     every job); by default it is loaded here."""
-    if cfg.workers < 1:
-        raise FaceBehaviorError(f"--workers must be at least 1, got {cfg.workers}")
-    cfg.options()  # bad option values fail here, before any model is loaded
+    cfg.check()  # bad option values fail here, before any input is read or model loaded
     rank, world = _ranks()
     if world > 1 and cfg.workers > 1:
         raise FaceBehaviorError("use either --workers or torchrun, not both")
     out = Path(cfg.out)
     inputs, problems = discover(cfg.inputs)
     analyzer = analyzer or load_analyzer(cfg)
+    if not cfg.aligned:
+        _load_detector(analyzer, cfg.detector)
     if rank == 0:
         for line in untrained_warnings(analyzer, cfg.checkpoint or analyzer.info.source):
             say(line)
@@ -105,8 +117,9 @@ def analyze_files(cfg: AnalyzeConfig, say=print, analyzer: FaceBehavior | None =
     settings = cfg.settings(analyzer.info.identity)
     notes = {"checkpoint": analyzer.info.source, "backend": cfg.backend}
     sync = _Sync(world)
+    carried: list[dict] = []
     if rank == 0:
-        done = prepare_output(out, settings, columns, cfg.resume, cfg.overwrite, notes)
+        done, carried = prepare_output(out, settings, columns, cfg.resume, cfg.overwrite, notes)
     sync.barrier()
     if rank != 0:
         done = done_in_output(out)
@@ -121,9 +134,10 @@ def analyze_files(cfg: AnalyzeConfig, say=print, analyzer: FaceBehavior | None =
     if rank != 0:
         return {}
     merged = merge_parts(out, columns)
-    errors = [{"source": p.source, "reason": p.reason, "detail": p.detail} for p in problems] + merged["errors"]
+    errors = ([{"source": p.source, "reason": p.reason, "detail": p.detail} for p in problems] + carried
+              + merged["errors"])
     write_errors_file(out, errors)
-    return _summary(cfg, out, inputs, todo, results, merged, errors)
+    return _summary(cfg, out, inputs, todo, results, merged, errors, len(carried))
 
 
 def analyze_share(cfg: AnalyzeConfig, share: list[Input], rank: int, world: int,
@@ -154,6 +168,7 @@ def analyze_share(cfg: AnalyzeConfig, share: list[Input], rank: int, world: int,
                     writer.error(event.source, *event.problem)
                     result.problems += 1
                 result.notes.extend(event.notes)
+                result.bad_frames += event.bad_frames
                 if annotator:
                     annotator.finish(event.source)
                 bar.update(1)
@@ -169,6 +184,17 @@ def analyze_share(cfg: AnalyzeConfig, share: list[Input], rank: int, world: int,
             result.annotated = [str(p) for p in annotator.written]
     result.times = analyzer.times.as_dict()
     return result
+
+
+def _load_detector(analyzer: FaceBehavior, name: str) -> None:
+    """Build the face detector now: a detector that cannot be built (options, model file) is one
+    error before any input, not the same failure for every input."""
+    try:
+        analyzer.finder.detector
+    except FaceBehaviorError:
+        raise
+    except Exception as exc:
+        raise FaceBehaviorError(f"face detector {name!r} cannot be loaded: {type(exc).__name__}: {exc}") from None
 
 
 def untrained_warnings(analyzer: FaceBehavior, checkpoint: str) -> list[str]:
@@ -254,19 +280,20 @@ class _Sync:
         return [r for part in everything for r in part]
 
 
-def _summary(cfg, out, inputs, todo, results, merged, errors) -> dict:
+def _summary(cfg, out, inputs, todo, results, merged, errors, carried: int = 0) -> dict:
     times: dict = {}
     for r in results:
         for stage, v in r.times.items():
             t = times.setdefault(stage, {"seconds": 0.0, "calls": 0})
             t["seconds"] += v["seconds"]
             t["calls"] += v["calls"]
-    partial = sum(r.problems for r in results)
+    partial = sum(r.problems for r in results) + carried  # carried: an interrupted run's, rows kept
     return {
         "out": str(out), "inputs": len(inputs), "skipped_done": len(inputs) - len(todo),
         "analysed": sum(r.inputs_done for r in results), "failed": len(errors) - partial,
         "partial": partial, "rows": merged["rows"], "faces": sum(r.faces for r in results),
         "frames": sum(r.frames for r in results), "no_face": sum(r.no_face for r in results),
+        "bad_frames": sum(r.bad_frames for r in results),
         "errors": errors, "times": times,
         "annotated": [p for r in results for p in r.annotated],
         "notes": [n for r in results for n in r.notes],

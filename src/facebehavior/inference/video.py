@@ -62,6 +62,10 @@ class VideoFrame:
     image: np.ndarray     # RGB uint8
 
 
+MIN_FAILED_GRABS_AT_END = 25  # failed reads in a row after which a video with no declared frames left has ended
+MAX_FAILED_GRABS = 10_000      # ... and after which any video has (a failed read at the end costs ~1 µs)
+
+
 @dataclass
 class DecodeSummary:
     """Filled in while a video streams; read it after the iterator ends."""
@@ -69,29 +73,43 @@ class DecodeSummary:
     info: VideoInfo | None = None
     decoded: int = 0      # frames decoded (including skipped by the stride)
     yielded: int = 0
+    bad_frames: list[int] = field(default_factory=list)  # frames that could not be decoded, skipped
+
+    @property
+    def read(self) -> int:
+        """Frames the file was read through: decoded and bad ones."""
+        return self.decoded + len(self.bad_frames)
 
     def problem(self) -> tuple[str, str] | None:
-        """A truncation the container's frame count reveals, as (reason, detail)."""
+        """Bad frames skipped and/or a truncation the container's frame count reveals, as (reason, detail)."""
         declared = self.info.frame_count if self.info else 0
         if self.decoded == 0:
             return "unreadable_video", "no frame could be decoded"
+        bad = ""
+        if self.bad_frames:
+            shown = ", ".join(map(str, self.bad_frames[:10])) + (", ..." if len(self.bad_frames) > 10 else "")
+            bad = f"{len(self.bad_frames)} corrupt frame(s) skipped (frame {shown}); rows cover the others"
         # Containers round their frame counts; a shortfall of a few frames is not truncation.
-        if declared and self.decoded < declared - max(2, declared // 100):
-            return "truncated_video", f"decoded {self.decoded} of {declared} declared frames; rows cover those"
-        return None
+        if declared and self.read < declared - max(2, declared // 100):
+            detail = f"decoded {self.decoded} of {declared} declared frames; rows cover those"
+            return "truncated_video", detail + (f"; {bad}" if bad else "")
+        return ("corrupt_frames", bad) if bad else None
 
 
 def iter_frames(path: str | Path, stride: int = 1, summary: DecodeSummary | None = None,
-                prefetch: int = 4, times: StageTimes = NO_TIMES):
+                prefetch: int = 4, times: StageTimes = NO_TIMES, capture_factory=None):
     """Yield every `stride`-th frame as a `VideoFrame`, decoded ahead by a background thread.
 
     Frames that are skipped by the stride are grabbed but not converted (`grab` without `retrieve`).
+    A frame that cannot be decoded is skipped and counted in `summary.bad_frames` (OpenCV reads on
+    past a damaged frame); the video has ended when reads keep failing where no declared frame is
+    left (or after MAX_FAILED_GRABS). `capture_factory(path)` (tests) replaces `open_video`.
     """
     import cv2
 
     if stride < 1:
         raise FaceBehaviorError(f"--stride must be at least 1, got {stride}")
-    capture, info = open_video(path)
+    capture, info = (capture_factory or open_video)(path)
     summary = summary if summary is not None else DecodeSummary()
     summary.info = info
     fps = info.fps if info.fps > 0 else 25.0  # a container without a rate: assume 25 fps for timestamps
@@ -100,28 +118,42 @@ def iter_frames(path: str | Path, stride: int = 1, summary: DecodeSummary | None
     done = object()
     failure: list[BaseException] = []
 
+    def give(item) -> None:
+        while not stop.is_set():
+            try:
+                frames.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
     def decode():
         try:
-            index = 0
+            index = 0      # the frame the next read returns
+            failed = []    # frames whose reads failed since the last decoded one
             while not stop.is_set():
                 start = time.perf_counter()
                 if not capture.grab():
-                    break
-                summary.decoded += 1
+                    failed.append(index)
+                    index += 1
+                    past_declared = index >= info.frame_count  # always, when the container declares none
+                    enough = MIN_FAILED_GRABS_AT_END if past_declared else MAX_FAILED_GRABS
+                    if len(failed) >= enough:
+                        break  # the end: the failed reads were past the last frame
+                    continue
+                summary.bad_frames.extend(failed)  # a frame decodes after them: they were damaged
+                failed = []
                 if index % stride:
+                    summary.decoded += 1
                     times.add("decode", time.perf_counter() - start)
                 else:
                     ok, bgr = capture.retrieve()
-                    if not ok:
-                        break
-                    item = VideoFrame(index, index / fps, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-                    times.add("decode", time.perf_counter() - start)
-                    while not stop.is_set():
-                        try:
-                            frames.put(item, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
+                    if not ok or bgr is None:
+                        summary.bad_frames.append(index)
+                    else:
+                        summary.decoded += 1
+                        item = VideoFrame(index, index / fps, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                        times.add("decode", time.perf_counter() - start)
+                        give(item)
                 index += 1
         except Exception as exc:  # surfaced in the consuming thread below
             failure.append(exc)

@@ -7,6 +7,7 @@ save puts back in place. Weights with NaN or inf are refused at load.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 
 from facebehavior import __version__
-from facebehavior.errors import CheckpointError
+from facebehavior.errors import CheckpointError, DiskFullError, is_disk_full
 
 FORMAT = "facebehavior-checkpoint-1"
 
@@ -141,7 +142,7 @@ def _replace_dir(tmp: Path, final: Path) -> None:
 
 def save_checkpoint(path: str | Path, model: torch.nn.Module, meta: CheckpointMeta,
                     train_state: dict | None = None) -> Path:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     final = Path(path)
     tmp, old = _siblings(final)
@@ -151,15 +152,32 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, meta: CheckpointMe
     for leftover in (tmp, old):  # superseded by `final` (or incomplete)
         if leftover.exists():
             shutil.rmtree(leftover)
-    tmp.mkdir(parents=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, tmp / "model.safetensors", metadata={"format": FORMAT})
+    # Serialised in memory and written by Python, so a full disk is an OSError naming the file
+    # (safetensors and torch.save writing themselves report it as other errors).
+    files = {"model.safetensors": save(state, metadata={"format": FORMAT})}
     if train_state is not None:
-        torch.save(train_state, tmp / "train_state.pt")
-    (tmp / "meta.json.part").write_text(json.dumps(meta.__dict__, indent=1, default=float))
-    for name in ("model.safetensors", "train_state.pt", "meta.json.part"):
-        if (tmp / name).exists():
-            _fsync(tmp / name)
+        buffer = io.BytesIO()
+        torch.save(train_state, buffer)
+        files["train_state.pt"] = buffer.getvalue()
+    files["meta.json.part"] = json.dumps(meta.__dict__, indent=1, default=float).encode()
+    current = tmp
+    try:
+        tmp.mkdir(parents=True)
+        for name, data in files.items():
+            current = tmp / name
+            with current.open("wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)  # an incomplete copy: give its space back
+        if is_disk_full(exc):
+            kept = (f"the checkpoint saved before is kept in {final}" if final.exists()
+                    else "no checkpoint was saved yet")
+            raise DiskFullError(f"{current}: no space left on the device; {kept}: free some space and rerun "
+                                "with --resume") from None
+        raise
     (tmp / "meta.json.part").rename(tmp / "meta.json")  # last: it marks the folder complete
     _replace_dir(tmp, final)
     return final

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from facebehavior.errors import disk_full_as_error
+
 
 class RunLogger:
     def __init__(self, run_dir: Path, enabled: bool = True):
@@ -23,8 +25,10 @@ class RunLogger:
     def log(self, record: dict) -> None:
         if not self.enabled:
             return
-        with self.path.open("a") as f:
-            f.write(json.dumps(record, default=float) + "\n")
+        with disk_full_as_error(self.path, "the checkpoints are kept: free some space and rerun with --resume "
+                                           "(the log is cut back to the checkpoint)"):
+            with self.path.open("a") as f:
+                f.write(json.dumps(record, default=float) + "\n")
         if self._tb is not None:
             step = record.get("step", 0)
             for k, v in record.items():

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from facebehavior.data.importers.labelspaces import RAFDB_COMPOUND
+from tests.helpers import tiny_config
 
 IMAGE_SIZE = 32
 
@@ -22,20 +23,9 @@ def synth_dir(tmp_path_factory):
 
 
 def tiny_train_config(synth_dir, out_dir) -> dict:
-    manifests = [str(synth_dir / db / "manifest.csv") for db in ("synth_rafdb", "synth_affectnet", "synth_disfa")]
-    return {
-        "name": "tiny_compound",
-        "out_dir": str(out_dir),
-        "tasks": [
-            {"name": "expr", "kind": "multiclass", "labels": "@expressions"},
-            {"name": "au", "kind": "multilabel", "labels": "@aus"},
-            {"name": "va", "kind": "regression", "labels": "@va", "range": [-1, 1]},
-        ],
-        "data": {"train": manifests, "image_size": IMAGE_SIZE, "batch_size": 30, "num_workers": 0,
-                 "cache": "memory"},
-        "model": {"backbone": "fbn", "preset": "tiny", "widths": [8, 8, 16, 16]},
-        "train": {"epochs": 1, "lr": 0.01, "progress": False, "threads": 1, "optimizer": "adamw"},
-    }
+    manifests = [synth_dir / db / "manifest.csv" for db in ("synth_rafdb", "synth_affectnet", "synth_disfa")]
+    return tiny_config(manifests, out_dir, name="tiny_compound", image_size=IMAGE_SIZE, widths=(8, 8, 16, 16),
+                       coupling=False, epochs=1, optimizer="adamw", log_every=20)
 
 
 @pytest.fixture(scope="session")

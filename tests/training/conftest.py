@@ -8,6 +8,8 @@ import pytest
 import yaml
 from PIL import Image
 
+from tests.helpers import tiny_config  # noqa: F401  (re-exported: tests import it from here)
+
 AU_SUBSET = ["au1", "au2", "au4", "au6", "au12", "au25"]
 
 
@@ -29,23 +31,6 @@ def write_tiny_affect_data(root, n: int = 180, size: int = 32, seed: int = 0):
     path = root / "manifest.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
-
-
-def tiny_config(manifest, out_dir, **train) -> dict:
-    return {
-        "name": "tiny",
-        "out_dir": str(out_dir),
-        "tasks": [
-            {"name": "expr", "kind": "multiclass", "labels": "@expressions"},
-            {"name": "au", "kind": "multilabel", "labels": "@aus"},
-            {"name": "va", "kind": "regression", "labels": "@va", "range": [-1, 1]},
-        ],
-        "data": {"train": [str(manifest)], "image_size": 32, "batch_size": 30, "num_workers": 0, "cache": "memory"},
-        "model": {"backbone": "fbn", "preset": "tiny", "widths": [8, 16, 16, 16]},
-        "coupling": [{"multiclass": "expr", "multilabel": "au", "relatedness": "du2014",
-                      "soft_coannotation": {"enabled": True}, "distribution_matching": {"enabled": True}}],
-        "train": {"epochs": 2, "lr": 0.01, "progress": False, "log_every": 1, "threads": 1, **train},
-    }
 
 
 @pytest.fixture(scope="session")

@@ -43,6 +43,7 @@ class CheckpointMeta:
     preprocessing: dict | None = None
     # the databases of the training rows (None before this was recorded): says the domain
     training_databases: list | None = None
+    ensemble_of: list | None = None  # the checkpoints averaged into this one (models/pretrained.ensemble_checkpoint)
 
     def domain(self) -> str | None:
         """`synthetic` (SynthFace only), `real`, `mixed`, or None when the databases were not recorded."""

@@ -91,6 +91,7 @@ class ModelConfig:
     dropout: float = 0.0
     pretrained: bool = False
     pretrained_path: str | None = None
+    members: int = 1  # > 1: an ensemble of this many networks of this shape, their logits averaged
 
 
 @dataclass
@@ -231,6 +232,7 @@ _RANGES = {
     "ModelConfig.depths": "[1, inf)",
     "ModelConfig.stem_stride": "[1, inf)",
     "ModelConfig.dropout": "[0, 1)",
+    "ModelConfig.members": "[1, inf)",
     "CoAnnotationConfig.weight": "[0, inf)",
     "SoftCoAnnotationConfig.weight": "[0, inf)",
     "SoftCoAnnotationConfig.temperature": "(0, inf)",

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from facebehavior.errors import CheckpointError
-from tests.inference.conftest import checkpoint  # noqa: F401  (fixture)
+from tests.inference.conftest import checkpoint, checkpoint_no_va  # noqa: F401  (fixtures)
 
 
 def _ship(checkpoint, weights_dir, sha=None):
@@ -61,3 +61,34 @@ def test_ship_checkpoint_records_checksum_hidden_heads_and_preprocessing(checkpo
     assert meta["config"]["data"]["train"] == [] and meta["config"]["out_dir"] is None  # no local paths
     info = load_backend(folder).info
     assert [t.name for t in info.tasks] == ["expr", "au"] and info.preprocessing == Preprocessing(**prep)
+
+
+def test_an_ensemble_checkpoint_averages_its_members_logits_and_exports(checkpoint, checkpoint_no_va, tmp_path):
+    import torch
+
+    from facebehavior.inference.onnx_export import export_onnx
+    from facebehavior.models.multitask import EnsembleNet
+    from facebehavior.models.pretrained import ensemble_checkpoint
+    from facebehavior.training.checkpoint import load_model, read_meta
+
+    out = ensemble_checkpoint([checkpoint, checkpoint_no_va], tmp_path / "ens")
+    model, meta, cfg = load_model(out)
+    assert isinstance(model, EnsembleNet) and cfg.model.members == 2 and len(meta.ensemble_of) == 2
+    single, _, _ = load_model(checkpoint)
+    x = torch.rand(3, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)["expr"], single(x)["expr"])  # both members hold the same weights
+    assert read_meta(out).input_record() == read_meta(checkpoint).input_record()
+    assert max(export_onnx(out, tmp_path / "ens.onnx")["max_abs_diff"].values()) < 1e-4
+
+
+def test_an_ensemble_refuses_members_of_other_shapes(checkpoint, tmp_path):
+    from facebehavior.models.pretrained import ensemble_checkpoint
+
+    other = tmp_path / "other"
+    shutil.copytree(checkpoint, other)
+    meta = json.loads((other / "meta.json").read_text())
+    meta["config"]["model"]["widths"] = [8, 8, 8, 8]
+    (other / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="network shape"):
+        ensemble_checkpoint([checkpoint, other], tmp_path / "ens")

@@ -38,7 +38,29 @@ class MultiTaskNet(nn.Module):
         self.head = nn.Linear(self.head.in_features, sum(self.task_sizes))
 
 
-def build_model(model_cfg, tasks: list[TaskSpec], preprocessing: Preprocessing | None = None) -> MultiTaskNet:
+class EnsembleNet(nn.Module):
+    """Several networks of one shape whose logits are averaged per task (`model.members` > 1): how
+    independently trained runs are shipped as one model (`merge_into_ensemble`)."""
+
+    def __init__(self, members: list[MultiTaskNet], preprocessing: Preprocessing | None = None):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.preprocessing = preprocessing or Preprocessing()
+        self.task_names = members[0].task_names
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        outputs = [m(images) for m in self.members]
+        return {k: torch.stack([o[k] for o in outputs]).mean(0) for k in outputs[0]}
+
+
+def build_model(model_cfg, tasks: list[TaskSpec], preprocessing: Preprocessing | None = None) -> nn.Module:
+    if model_cfg.members > 1:
+        return EnsembleNet([_single(model_cfg, tasks, preprocessing) for _ in range(model_cfg.members)],
+                           preprocessing)
+    return _single(model_cfg, tasks, preprocessing)
+
+
+def _single(model_cfg, tasks: list[TaskSpec], preprocessing: Preprocessing | None) -> MultiTaskNet:
     backbone, features = create_backbone(
         model_cfg.backbone, preset=model_cfg.preset, widths=model_cfg.widths, depths=model_cfg.depths,
         stem_stride=model_cfg.stem_stride,

@@ -103,3 +103,48 @@ def ship_checkpoint(checkpoint: str | Path, name: str, summary: dict, weights_di
     index.write_text(json.dumps({"default": DEFAULT, "models": models}, indent=1) + "\n")
     _verify.cache_clear()
     return folder
+
+
+def ensemble_checkpoint(checkpoints: list[str | Path], out: str | Path) -> Path:
+    """One checkpoint holding several trained runs of one network shape, their logits averaged
+    (`model.members` = their number; models/multitask.EnsembleNet). The runs must share tasks,
+    network shape and preprocessing; seeds, data order and schedules may differ."""
+    from safetensors.torch import load_file, save_file
+
+    metas = [json.loads((Path(c) / "meta.json").read_text()) for c in checkpoints]
+    if len(metas) < 2:
+        raise CheckpointError("an ensemble needs at least two checkpoints")
+    first = metas[0]
+    for path, meta in zip(checkpoints[1:], metas[1:]):
+        for key in ("tasks", "preprocessing"):
+            if meta.get(key) != first.get(key):
+                raise CheckpointError(f"{path}: its {key} differ from {checkpoints[0]}'s; cannot average them")
+        if _shape(meta) != _shape(first):
+            raise CheckpointError(f"{path}: network shape {_shape(meta)} differs from {_shape(first)}")
+    state = {}
+    for i, path in enumerate(checkpoints):
+        state.update({f"members.{i}.{k}": v for k, v in load_file(Path(path) / "model.safetensors").items()})
+    meta = json.loads(json.dumps(first))
+    meta["config"]["model"]["members"] = len(checkpoints)
+    meta["scores"], meta["best_score"] = {}, None
+    # a head counts as trained only when every member trained it
+    meta["trained_tasks"] = [t for t in first["trained_tasks"] if all(t in m["trained_tasks"] for m in metas)]
+    meta["training_databases"] = sorted({d for m in metas for d in (m.get("training_databases") or [])}) or None
+    meta["ensemble_of"] = [str(c) for c in checkpoints]
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    save_file(state, tmp / "model.safetensors", metadata={"format": first["format"]})
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return out
+
+
+def _shape(meta: dict) -> dict:
+    model = dict(meta["config"]["model"])
+    model.pop("members", None)
+    return model

@@ -131,5 +131,15 @@ class HeteroBatchSampler(Sampler):
                 parts.append(share)
             yield np.concatenate(parts).tolist()
 
+    def rank_rows(self) -> tuple[torch.Tensor, int]:
+        """Where this rank's samples sit in the global batch as one process takes it (each set's
+        batch after the other), and that batch's size: a rank draws the augmentation of the whole
+        batch and keeps its rows, so DDP augments every image as one process would."""
+        rows, offset = [], 0
+        for s in self.sets:
+            rows.append(offset + np.arange(self.rank, s.batch_size, self.world))
+            offset += s.batch_size
+        return torch.as_tensor(np.concatenate(rows), dtype=torch.int64), offset
+
     def composition(self) -> dict[str, int]:
         return {s.name: s.batch_size for s in self.sets}

@@ -47,8 +47,13 @@ def make_generator(seed: int, step: int) -> torch.Generator:
 
 
 def training_input(images: torch.Tensor, cfg, generator: torch.Generator,
-                   memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
+                   memory_format: torch.memory_format = torch.contiguous_format,
+                   rows: tuple[torch.Tensor, int] | None = None) -> torch.Tensor:
     """The trainer's model input: uint8 (B, 3, H, W) → augmented floats in [-1, 1], in `memory_format`.
+
+    `rows` = (positions, total): the batch is these rows of a batch of `total` images (a DDP rank's
+    share of the global batch); the random draws are made for all `total` and these rows taken, so
+    every image is augmented as it would be in one process on the whole batch.
 
     Equals `augment_batch(to_model_input(images), cfg, generator)` up to float rounding (within
     one grey level where a uint8 CPU batch is warped: see `_warp`), in fewer passes over memory:
@@ -58,7 +63,7 @@ def training_input(images: torch.Tensor, cfg, generator: torch.Generator,
     """
     if not cfg.enabled:
         return images.to(torch.float32, memory_format=memory_format).div_(127.5).sub_(1.0)
-    return _augment(images, cfg, generator, 1 / 127.5, -1.0, memory_format)
+    return _augment(images, cfg, generator, 1 / 127.5, -1.0, memory_format, rows)
 
 
 def augment_batch(x: torch.Tensor, cfg, generator: torch.Generator) -> torch.Tensor:
@@ -72,7 +77,7 @@ def augment_batch(x: torch.Tensor, cfg, generator: torch.Generator) -> torch.Ten
 
 
 def _augment(pixels: torch.Tensor, cfg, generator: torch.Generator, gain: float, bias: float,
-             memory_format: torch.memory_format) -> torch.Tensor:
+             memory_format: torch.memory_format, rows: tuple[torch.Tensor, int] | None = None) -> torch.Tensor:
     """Augment `pixels` (uint8 or float), whose normalised values are gain · pixels + bias.
 
     The random draws come in one fixed order whatever is switched on, so a seed always gives the
@@ -81,13 +86,18 @@ def _augment(pixels: torch.Tensor, cfg, generator: torch.Generator, gain: float,
     """
     b = pixels.shape[0]
 
+    def rand() -> torch.Tensor:  # b draws: this batch's rows of the draws for the whole batch
+        if rows is None:
+            return torch.rand(b, generator=generator)
+        return torch.rand(rows[1], generator=generator)[rows[0]]
+
     def uniform(lo, hi):  # drawn on the CPU generator, whatever the batch's device: same draws everywhere
-        return (torch.rand(b, generator=generator) * (hi - lo) + lo).to(pixels.device)
+        return (rand() * (hi - lo) + lo).to(pixels.device)
 
     scale = uniform(*cfg.scale)
     angle = uniform(-cfg.rotate_deg, cfg.rotate_deg) * (math.pi / 180)
     tx, ty = uniform(-cfg.translate, cfg.translate) * 2, uniform(-cfg.translate, cfg.translate) * 2
-    flipped = (torch.rand(b, generator=generator) < 0.5 if cfg.flip else torch.zeros(b, dtype=torch.bool))
+    flipped = (rand() < 0.5 if cfg.flip else torch.zeros(b, dtype=torch.bool))
     flipped = flipped.to(pixels.device)
     if _moves_pixels(cfg):
         x = _warp(pixels, _theta(scale, angle, tx, ty, flipped)).float()  # a new tensor
@@ -110,24 +120,25 @@ def _augment(pixels: torch.Tensor, cfg, generator: torch.Generator, gain: float,
     out = x if x.is_contiguous(memory_format=memory_format) else torch.empty_like(x, memory_format=memory_format)
     torch.mul(x, gain * contrast, out=out).add_(shift).clamp_(-1, 1)
     if getattr(cfg, "erase", 0) > 0:  # drawn last: configs without it keep their exact draws
-        out.masked_fill_(_erase_mask(out.shape, cfg, generator).to(out.device), 0.0)
+        out.masked_fill_(_erase_mask(out.shape, cfg, generator, rand).to(out.device), 0.0)
     return out.expand(-1, 3, -1, -1).contiguous(memory_format=memory_format) if cfg.grayscale else out
 
 
-def _erase_mask(shape, cfg, generator: torch.Generator) -> torch.Tensor:
+def _erase_mask(shape, cfg, generator: torch.Generator, rand=None) -> torch.Tensor:
     """Random erasing as one boolean mask (B, 1, H, W): a share `cfg.erase` of the images gets one
     rectangle, of area `cfg.erase_area` (a share of the image) and aspect ratio in [0.3, 3.3]
     (log-uniform, Zhong et al.'s defaults), anywhere inside the image; it is filled with the
     normalised mid-grey 0."""
     b, _, h, w = shape
-    chosen = torch.rand(b, generator=generator) < cfg.erase
+    rand = rand or (lambda: torch.rand(b, generator=generator))
+    chosen = rand() < cfg.erase
     lo, hi = cfg.erase_area
-    area = (torch.rand(b, generator=generator) * (hi - lo) + lo) * h * w
-    aspect = torch.exp((torch.rand(b, generator=generator) * 2 - 1) * math.log(3.3))
+    area = (rand() * (hi - lo) + lo) * h * w
+    aspect = torch.exp((rand() * 2 - 1) * math.log(3.3))
     eh = (area * aspect).sqrt().round().clamp(1, h)
     ew = (area / aspect).sqrt().round().clamp(1, w)
-    top = (torch.rand(b, generator=generator) * (h - eh + 1)).floor()
-    left = (torch.rand(b, generator=generator) * (w - ew + 1)).floor()
+    top = (rand() * (h - eh + 1)).floor()
+    left = (rand() * (w - ew + 1)).floor()
     rows, cols = torch.arange(h)[None, :], torch.arange(w)[None, :]
     in_rows = (rows >= top[:, None]) & (rows < (top + eh)[:, None])
     in_cols = (cols >= left[:, None]) & (cols < (left + ew)[:, None])
@@ -183,6 +194,8 @@ def _warp(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
 
 
 _CV_MAX_ROWS = 32766  # cv2.remap asserts that every image side is below SHRT_MAX
+_MAP_STEPS = 1024  # source coordinates in 1/1024 pixel (a 255-level edge moves by at most 0.12 grey)
+_EXACT_ROWS = min(_CV_MAX_ROWS, 2**24 // _MAP_STEPS - 1)  # float32 holds row + fraction exactly below this
 
 
 def remap_uint8(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
@@ -191,14 +204,17 @@ def remap_uint8(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
 
     The batch is stacked into one tall image (a call per 32,766 rows, not per image) and sampled at
     per-pixel source coordinates; clamping them to each image's own rows is grid_sample's border
-    padding and keeps the bilinear taps from reaching the neighbouring image.
+    padding and keeps the bilinear taps from reaching the neighbouring image. The coordinates are
+    rounded to 1/1024 pixel and the stacks kept below 16,384 rows, so adding an image's row offset is
+    exact in float32: an image is warped the same wherever it sits in the batch (a DDP rank's share
+    gives the pixels of the whole batch; before, rounding made some pixels differ by a grey level).
     """
     import cv2
 
     b, c, h, w = images.shape
     src = images.permute(0, 2, 3, 1).contiguous()  # (B, H, W, C); a view when already channels_last
-    maps = _pixel_maps(theta, h, w)
-    per_call = max(1, _CV_MAX_ROWS // h)
+    maps = _pixel_maps(theta, h, w).mul_(_MAP_STEPS).round_().div_(_MAP_STEPS)  # exact: powers of two
+    per_call = max(1, _EXACT_ROWS // h)
     maps[1] += ((torch.arange(b) % per_call) * h).to(maps)[:, None, None]  # row of each image in its stack
     out = torch.empty((b, h, w, c), dtype=torch.uint8)
     # On OpenCV's calling thread alone: right after torch ops, torch's spinning threads hold the

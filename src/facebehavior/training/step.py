@@ -19,6 +19,7 @@ from facebehavior.errors import ConfigError, FaceBehaviorError
 from facebehavior.losses.objective import MultiTaskObjective
 from facebehavior.models import build_model
 from facebehavior.models.preprocessing import resolve_preprocessing
+from facebehavior.training.distributed import gather_global_batch, global_batchnorm
 from facebehavior.training.optim import build_optimizer, build_scheduler
 
 PHASES = ("augment", "labels", "forward", "losses", "backward", "optimizer", "check")
@@ -41,6 +42,8 @@ class StepParts:
     memory_format: torch.memory_format
     table: Any  # the training ImageTable: batch_labels(idx)
     ema: Any = None  # torch.optim.swa_utils.AveragedModel of `model` when train.ema_decay > 0
+    distributed: bool = False  # under DDP: the objective is computed on the global batch (all ranks)
+    batch_rows: tuple[torch.Tensor, int] | None = None  # DDP: this rank's rows of the global batch, its size
 
     @property
     def evaluated(self) -> torch.nn.Module:
@@ -49,13 +52,15 @@ class StepParts:
 
 
 def build_step_parts(cfg, tasks, table, couplings, device: torch.device, total_steps: int,
-                     distributed: bool = False) -> StepParts:
+                     distributed: bool = False, batch_rows: tuple[torch.Tensor, int] | None = None) -> StepParts:
     """Model, objective, optimiser, schedule and AMP as `train.*` asks, on `device`.
 
     The weights are drawn right after seeding from `train.seed`, so they depend on the seed alone
     (identical on every rank), not on what building the data drew from the global generator.
-    With `distributed`, the model is wrapped in DistributedDataParallel (BatchNorm synchronised
-    across GPUs).
+    With `distributed`, the model is wrapped in DistributedDataParallel and its BatchNorm layers use
+    the global batch's statistics (SyncBatchNorm on CUDA, `GlobalBatchNorm` elsewhere: SyncBatchNorm
+    refuses CPU tensors), so a DDP step equals one process's step on the whole batch. `batch_rows`
+    (`HeteroBatchSampler.rank_rows()`): each image is augmented as in one process.
     """
     memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
     torch.manual_seed(cfg.train.seed)
@@ -63,12 +68,15 @@ def build_step_parts(cfg, tasks, table, couplings, device: torch.device, total_s
     objective = MultiTaskObjective(tasks, couplings).to(device)
     if distributed and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)  # global batch statistics
+    elif distributed:
+        model = global_batchnorm(model)
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     optimizer = build_optimizer(cfg.train, model)
     autocast, amp_dtype = _autocast(device, cfg.train.amp)
     return StepParts(cfg, net, model, objective, optimizer, build_scheduler(cfg.train, optimizer, total_steps),
                      torch.amp.GradScaler(enabled=cfg.train.amp == "fp16"), autocast, amp_dtype, device,
-                     memory_format, table, _moving_average(model, cfg.train.ema_decay))
+                     memory_format, table, _moving_average(model, cfg.train.ema_decay), distributed,
+                     batch_rows)
 
 
 def _moving_average(model: torch.nn.Module, decay: float):
@@ -93,8 +101,8 @@ def _autocast(device: torch.device, amp: str):
 class StepOutput:
     losses: dict
     x: torch.Tensor  # the augmented model input
-    logits: dict
-    labels: dict
+    logits: dict  # of the global batch under DDP (what the losses saw)
+    labels: dict  # the same
 
 
 def _no_mark(phase: str) -> None:
@@ -109,17 +117,24 @@ def optimisation_step(parts: StepParts, images: torch.Tensor, idx: torch.Tensor,
     Raises FaceBehaviorError when the loss is not finite.
     """
     cfg = parts.cfg
-    # Seeds derived from the step: augmentation and dropout replay exactly after a resume.
-    torch.manual_seed(cfg.train.seed * 7919 + global_step)
+    # Seeds derived from the step: augmentation and dropout replay exactly after a resume. Dropout's
+    # seed differs per DDP rank, or every rank would drop the same units of its k-th sample.
+    rank = torch.distributed.get_rank() if parts.distributed else 0
+    torch.manual_seed(cfg.train.seed * 7919 + global_step + 1_000_003 * rank)
     # uint8 to the device (a quarter of the bytes of floats), augmented there: on a GPU the warp and
     # jitter leave the CPU; the random draws stay on the CPU
     images = images.to(parts.device, non_blocking=True)
-    x = training_input(images, cfg.data.augment, make_generator(cfg.train.seed, global_step), parts.memory_format)
+    x = training_input(images, cfg.data.augment, make_generator(cfg.train.seed, global_step), parts.memory_format,
+                       parts.batch_rows)
     mark("augment")
-    labels = {k: v.to(parts.device, non_blocking=True) for k, v in parts.table.batch_labels(idx).items()}
+    if not parts.distributed:
+        labels = {k: v.to(parts.device, non_blocking=True) for k, v in parts.table.batch_labels(idx).items()}
     mark("labels")
     with parts.autocast:
         logits = parts.net(x)
+    if parts.distributed:  # the losses see the global batch, as one process on it would
+        logits, idx = gather_global_batch(logits, idx)
+        labels = {k: v.to(parts.device, non_blocking=True) for k, v in parts.table.batch_labels(idx).items()}
     mark("forward")
     losses = parts.objective(logits, labels)
     mark("losses")

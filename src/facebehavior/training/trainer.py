@@ -62,7 +62,8 @@ def train(cfg, resume: bool = False, say=print, on_step: Callable[[int], None] |
     couplings, relatedness = build_couplings(cfg, tasks, train_labels)
     steps_per_epoch = data.sampler.steps_per_epoch
     total_steps = cfg.train.max_steps or cfg.train.epochs * steps_per_epoch
-    parts = build_step_parts(cfg, tasks, data.train, couplings, device, total_steps, distributed=dist.enabled)
+    parts = build_step_parts(cfg, tasks, data.train, couplings, device, total_steps, distributed=dist.enabled,
+                             batch_rows=data.sampler.rank_rows() if dist.enabled else None)
     net, model, optimizer, scheduler = parts.net, parts.model, parts.optimizer, parts.scheduler
     trained = [t.name for t in tasks if data.train.presence[t.name].any()]
     labels_seen = labels_with_annotations(train_labels, tasks)

@@ -3,14 +3,13 @@
 
 It uploads a photo and a short video as a person would (the file chooser), waits for the results,
 checks what the page shows against the server's table, scrubs a timeline, downloads the CSV, and
-checks that every request the page made went to the server itself. With FACEBEHAVIOR_SCREENSHOTS=DIR
-it also saves the screenshots docs/serve.md shows.
+checks that every request the page made went to the server itself (docs/serve.md's screenshots
+come from tests/serve/screenshots.py).
 """
 
 from __future__ import annotations
 
 import io
-import os
 import shutil
 from pathlib import Path
 
@@ -22,7 +21,6 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y "
                                                           "chromium; .ci/run installs it)")
-SHOTS = os.environ.get("FACEBEHAVIOR_SCREENSHOTS")
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +53,6 @@ def analyse(page, live_server, files: list[Path]) -> str:
     page.wait_for_selector("#drop")
     page.set_input_files("#file-input", [str(f) for f in files])
     page.wait_for_selector(f"#analyse:has-text('Analyse {len(files)} file')")
-    if SHOTS:
-        page.screenshot(path=str(Path(SHOTS) / "serve_upload.png"))
     page.click("#analyse")
     page.wait_for_url("**/jobs/*")
     page.wait_for_selector("#status[data-state=done]", timeout=120_000)
@@ -91,8 +87,6 @@ def test_a_photo_in_the_browser(page, live_server, media):
     with page.expect_download() as download:
         page.click("a.download[data-name='results.parquet']")
     assert pd.read_parquet(download.value.path())["expr_top"].tolist() == [top]
-    if SHOTS:
-        page.screenshot(path=str(Path(SHOTS) / "serve_photo.png"), full_page=True)
 
 
 def test_a_video_in_the_browser(page, live_server, media):
@@ -132,8 +126,6 @@ def test_a_video_in_the_browser(page, live_server, media):
     assert len(got) == 20 and sorted(got["frame"]) == list(range(20))
     server = pd.read_csv(io.StringIO(_text(live_server, f"/api/jobs/{job_id}/files/results.csv")))
     pd.testing.assert_frame_equal(got, server)
-    if SHOTS:
-        page.screenshot(path=str(Path(SHOTS) / "serve_video.png"), full_page=True)
 
 
 def test_bad_files_in_the_browser(page, live_server, media, tmp_path):
@@ -153,8 +145,6 @@ def test_bad_files_in_the_browser(page, live_server, media, tmp_path):
         card = page.locator(f"article[data-file='{index}']")
         assert "error-card" in card.get_attribute("class")
         assert "Not analysed: not a readable image" in card.inner_text()
-    if SHOTS:
-        page.screenshot(path=str(Path(SHOTS) / "serve_errors.png"), full_page=True)
     page.goto(live_server.url + "/jobs/" + "x" * 24)
     page.wait_for_selector("#status.error-card")
     assert "No such result" in page.locator("#status").inner_text()

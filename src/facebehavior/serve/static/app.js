@@ -41,7 +41,7 @@ function svg(tag, attrs, ...children) {
 function bytes(n) {
   if (n < 1e3) return `${n} B`;
   if (n < 1e6) return `${(n / 1e3).toFixed(0)} kB`;
-  if (n < 1e9) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n < 1e9) return `${(n / 1e6).toFixed(1).replace(/\.0$/, "")} MB`;
   return `${(n / 1e9).toFixed(2)} GB`;
 }
 const pct = (p) => (p === null || p === undefined ? "—" : `${Math.round(p * 100)}%`);
@@ -59,6 +59,11 @@ async function api(path, options) {
 }
 
 function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); return el; }
+
+// the head of a kind the summaries and timelines use: the one named as usual, else the first of its kind
+function mainTask(tasks, kind, name) {
+  return tasks.find((t) => t.kind === kind && t.name === name) || tasks.find((t) => t.kind === kind);
+}
 
 function put(el, ...items) { for (const item of items.flat()) if (item) el.append(item); return el; }
 
@@ -299,8 +304,8 @@ function renderStatus(el, job) {
     const c = (job.result && job.result.counts) || {};
     el.append(h("div", { class: "status-line" }, h("span", { class: "ok-mark", text: "✓" }), h("strong", { text: "Done" }),
       h("span", { text: `${c.analysed || 0} of ${c.inputs || 0} file${c.inputs === 1 ? "" : "s"} analysed · ` +
-        `${c.faces || 0} face${c.faces === 1 ? "" : "s"} in ${c.frames || 0} image${c.frames === 1 ? "" : "s"}/frames` +
-        (c.failed ? ` · ${c.failed} could not be used` : "") })));
+        `${c.faces || 0} face${c.faces === 1 ? "" : "s"} found in ${c.frames || 0} photo${c.frames === 1 ? "" : "s"} ` +
+        `or frame${c.frames === 1 ? "" : "s"}` + (c.failed ? ` · ${c.failed} file${c.failed === 1 ? "" : "s"} could not be used` : "") })));
   } else {
     el.append(h("div", { class: "status-line" }, h("span", { class: "bad-mark", text: "!" }),
       h("strong", { text: job.state === "cancelled" ? "Stopped" : "Failed" }), h("span", { text: job.message || "" })));
@@ -379,7 +384,7 @@ function photoCard(f, tasks, fileUrl) {
 
 function faceBlock(face, tasks) {
   const v = face.values;
-  const expr = tasks.find((t) => t.kind === "multiclass");
+  const expr = mainTask(tasks, "multiclass", "expr");
   const top = expr ? v[expr.top] : null;
   const chip = top ? h("span", { class: "chip", style: { background: colourOf(top) } },
     `${top} ${pct(v[`${expr.name}_${top}`])}`) : null;
@@ -583,9 +588,9 @@ function videoCard(f, tasks, fileUrl) {
 }
 
 function summaryTable(tracks, tasks) {
-  const expr = tasks.find((t) => t.kind === "multiclass");
-  const reg = tasks.find((t) => t.kind === "regression");
-  const au = tasks.find((t) => t.kind === "multilabel");
+  const expr = mainTask(tasks, "multiclass", "expr");
+  const reg = mainTask(tasks, "regression", "va");
+  const au = mainTask(tasks, "multilabel", "au");
   const head = h("tr", {}, h("th", { text: "face track" }), h("th", { text: "frames" }),
     expr ? expr.labels.map((l) => h("th", { class: "num" }, h("span", { class: "swatch", style: { background: colourOf(l) } }), l)) : null,
     reg ? reg.labels.map((l) => h("th", { class: "num", text: `mean ${l}` })) : null,
@@ -616,9 +621,9 @@ function summaryTable(tracks, tasks) {
 }
 
 function trackTimeline(tr, tasks, duration, state, seek, f, fileUrl) {
-  const expr = tasks.find((t) => t.kind === "multiclass");
-  const reg = tasks.find((t) => t.kind === "regression");
-  const au = tasks.find((t) => t.kind === "multilabel");
+  const expr = mainTask(tasks, "multiclass", "expr");
+  const reg = mainTask(tasks, "regression", "va");
+  const au = mainTask(tasks, "multilabel", "au");
   const REG_COLOURS = ["#e8590c", "#1c7ed6", "#2f9e44", "#7048e8"];
   const lanes = [];
   if (expr) lanes.push({ kind: "expr", task: expr, height: 90, title: "expressions (probability)" });

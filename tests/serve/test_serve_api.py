@@ -315,3 +315,22 @@ def test_serve_cli_errors(tmp_path, monkeypatch, capsys):
         assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
     finally:
         taken.close()
+
+
+def test_a_job_removed_while_it_runs_stops_and_the_next_one_runs(make_client, media, tmp_path):
+    import time
+
+    from tests.inference.media import write_face_video
+
+    client = make_client()
+    long_clip = write_face_video(tmp_path / "long.mp4", seconds=20.0, fps=15.0, width=320, height=240, scale=0.5)
+    first = upload(client, [("long.mp4", long_clip.read_bytes())]).json()["id"]
+    second = upload(client, [("a.jpg", media["astronaut"].read_bytes())]).json()["id"]
+    jobs = client.app.state.jobs
+    deadline = time.time() + 30
+    while jobs.get(first).state == "queued" and time.time() < deadline:
+        time.sleep(0.02)
+    folder = jobs.get(first).folder
+    assert client.delete(f"/api/jobs/{first}").status_code == 200
+    assert wait_done(client, second)["state"] == "done"
+    assert not folder.exists()

@@ -22,7 +22,8 @@ def photo_and_video(media, runners, checkpoint, tmp_path_factory):
 
     app = create_app(ServeSettings(checkpoint=str(checkpoint), tmp_dir=str(tmp_path_factory.mktemp("srv"))), runners)
     with TestClient(app) as client:
-        r = upload(client, [("astronaut.jpg", media["astronaut"].read_bytes()), ("clip.mp4", media["video"].read_bytes())])
+        r = upload(client, [("astronaut.jpg", media["astronaut"].read_bytes()),
+                            ("clip.mp4", media["video"].read_bytes())])
         assert r.status_code == 202, r.text
         job = wait_done(client, r.json()["id"])
         files = {d["name"]: client.get(f"/api/jobs/{job['id']}/files/{d['name']}").content
@@ -109,7 +110,8 @@ def test_uploads_are_deleted_once_analysed_and_everything_at_stop(photo_and_vide
 
 def test_bad_files_are_reported_and_the_server_goes_on(make_client, media, tmp_path):
     client = make_client()
-    r = upload(client, [("corrupt.jpg", media["corrupt"].read_bytes()), ("truncated.mp4", media["truncated"].read_bytes()),
+    r = upload(client, [("corrupt.jpg", media["corrupt"].read_bytes()),
+                        ("truncated.mp4", media["truncated"].read_bytes()),
                         ("blank.png", media["blank"].read_bytes()), ("notes.txt", b"not a picture at all\n"),
                         ("empty.jpg", b"")])
     assert r.status_code == 202, r.text
@@ -235,7 +237,7 @@ def test_jobs_queue_in_order(make_client, media):
 
 def test_a_full_queue_says_busy(make_client, media):
     client = make_client(max_queue=1)
-    codes = [upload(client, [("astronaut.jpg", media["astronaut"].read_bytes())]).status_code for _ in range(4)]
+    codes = [upload(client, [("clip.mp4", media["video"].read_bytes())]).status_code for _ in range(4)]
     assert 503 in codes and codes[0] == 202
 
 

@@ -77,7 +77,8 @@ def test_a_photo_in_the_browser(page, live_server, media):
     assert card.locator(".panel.multilabel .au-row").count() == sum(1 for k in face if k.startswith("au") and
                                                                     not k.endswith("_on"))
     assert card.locator(".circumplex .va-dot").get_attribute("visibility") == "visible"
-    assert card.locator(".va-values .valence").inner_text() == f"{'+' if face['valence'] >= 0 else '−'}{abs(face['valence']):.2f}"
+    sign = "+" if face["valence"] >= 0 else "−"
+    assert card.locator(".va-values .valence").inner_text() == f"{sign}{abs(face['valence']):.2f}"
     # the CSV the page offers is the server's table
     with page.expect_download() as download:
         page.click("a.download[data-name='results.csv']")

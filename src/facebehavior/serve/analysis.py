@@ -379,7 +379,8 @@ class PageBuilder:
         if not writer.isOpened():
             writer = None
         count = min(len(order), KEYFRAMES if writer is not None else 4 * KEYFRAMES)
-        wanted = {order[i] for i in np.unique(np.linspace(0, len(order) - 1, count).round().astype(int))} if order else set()
+        picks = np.unique(np.linspace(0, len(order) - 1, count).round().astype(int)) if order else []
+        wanted = {order[i] for i in picks}
         keyframes = []
         times = dict(zip(frames["frame"].astype(int), frames["timestamp"].astype(float)))
         self.job.progress.update(stage="drawing", current=upload.name, media="video", frames_done=0,

@@ -19,8 +19,9 @@ import pytest
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y "
-                                                          "chromium; .ci/run installs it)")
+pytestmark = [pytest.mark.slow,  # a server process and a browser
+              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y "
+                                                           "chromium; .ci/run installs it)")]
 
 
 @pytest.fixture(scope="module")

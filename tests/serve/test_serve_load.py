@@ -14,6 +14,10 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a server process and 21 analyses
+
 N_UPLOADS = 20
 UPLOAD_SECONDS = 60      # all 20 answered within this
 FINISH_SECONDS = 240     # all 20 analysed within this (a photo takes well under a second here)

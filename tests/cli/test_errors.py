@@ -131,3 +131,16 @@ def test_a_full_disk_outside_any_guarded_write_is_one_line(monkeypatch, capsys):
     err = _fails_cleanly(capsys, ["relatedness", "show"], "no space left on the device while writing "
                                                           "/data/out/table.csv", "what was written before is kept")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_path_that_cannot_be_written_is_one_line(monkeypatch, capsys):
+    import errno
+
+    from facebehavior.cli import relatedness
+
+    def read_only(args):
+        raise OSError(errno.EROFS, "Read-only file system", "/mnt/ro/table.csv")
+
+    monkeypatch.setattr(relatedness, "run_show", read_only)
+    err = _fails_cleanly(capsys, ["relatedness", "show"], "/mnt/ro/table.csv: Read-only file system")
+    assert len(err.strip().splitlines()) == 1

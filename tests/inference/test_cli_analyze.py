@@ -268,3 +268,15 @@ def test_a_video_with_damaged_frames_keeps_every_other_frame(checkpoint, tmp_pat
     assert sorted(set(rows["frame"])) == [*range(10), *range(12, 20)]  # not 11 rows and "truncated"
     errors = pd.read_csv(errors_path(out))
     assert errors["reason"].tolist() == ["corrupt_frames"] and "frame 10, 11" in errors["detail"][0]
+
+
+def test_an_out_that_is_a_folder_or_under_a_file_is_one_error_and_nothing_is_deleted(checkpoint, media, tmp_path,
+                                                                                     capsys):
+    folder = tmp_path / "results.csv"
+    (folder / "keep").mkdir(parents=True)
+    assert analyze(media["astronaut"], "--checkpoint", checkpoint, "--out", folder, "--overwrite") == 2
+    assert "is a folder" in capsys.readouterr().err and (folder / "keep").is_dir()  # --overwrite deleted it before
+    (tmp_path / "afile").write_text("x")
+    assert analyze(media["astronaut"], "--checkpoint", checkpoint, "--out", tmp_path / "afile" / "r.csv") == 2
+    err = capsys.readouterr().err
+    assert "its folder cannot be created" in err and "Traceback" not in err

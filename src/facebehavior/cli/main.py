@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import pkgutil
 import sys
@@ -31,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# OSErrors that name a path the user can fix (a folder where a file was meant, no permission, a
+# read-only disk): one error line, like FaceBehaviorError. Others are bugs worth their traceback.
+_PATH_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR, errno.EEXIST}
 SIGPIPE_EXIT = 141  # 128 + SIGPIPE: what a shell reports for a command whose reader went away
 
 
@@ -64,12 +68,15 @@ def _main(argv: list[str] | None) -> int:
     except BrokenPipeError:
         raise
     except OSError as exc:
-        if not is_disk_full(exc):
-            raise
-        where = f" while writing {exc.filename}" if exc.filename else ""
-        print(f"error: no space left on the device{where}: what was written before is kept; free some space "
-              "and rerun the same command (with --resume for train and analyze)", file=sys.stderr)
-        return 2
+        if is_disk_full(exc):
+            where = f" while writing {exc.filename}" if exc.filename else ""
+            print(f"error: no space left on the device{where}: what was written before is kept; free some space "
+                  "and rerun the same command (with --resume for train and analyze)", file=sys.stderr)
+            return 2
+        if exc.filename is not None and exc.errno in _PATH_ERRNOS:  # a path the user gave, or its folder
+            print(f"error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+            return 2
+        raise
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

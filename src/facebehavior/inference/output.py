@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from facebehavior.errors import FaceBehaviorError, disk_full_as_error
+from facebehavior.errors import FaceBehaviorError, disk_full_as_error, is_disk_full
 from facebehavior.inference.columns import coerce
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -308,7 +308,15 @@ def write_errors_file(out: Path, errors: list[dict]) -> None:
                 writer.writerows({k: e.get(k, "") for k in ERROR_FIELDS} for e in errors)
             tmp.replace(path)
         finally:
-            tmp.unlink(missing_ok=True)
+            _remove_quietly(tmp)
+
+
+def _remove_quietly(path: Path) -> None:
+    """Remove a temporary file if it is there (a failure here must not hide the one being raised)."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def read_results(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
@@ -346,6 +354,14 @@ def prepare_output(out: Path, settings: dict, columns: dict[str, str], resume: b
     rows made with other settings into an existing table. `notes` are recorded but not compared.
     """
     output_format(out)
+    if out.is_dir():  # never a folder: --overwrite would delete it
+        raise FaceBehaviorError(f"--out {out} is a folder; give a file name ending in one of {sorted(FORMATS)}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise
+        raise FaceBehaviorError(f"--out {out}: its folder cannot be created ({exc.strerror}: {exc.filename})") from None
     existing = [p for p in (out, meta_path(out), parts_dir(out)) if p.exists()]
     if existing and overwrite:
         for p in existing + [errors_path(out), _tmp_path(out), _trash_dir(out)]:
@@ -362,11 +378,10 @@ def prepare_output(out: Path, settings: dict, columns: dict[str, str], resume: b
     tmp = meta_path(out).with_suffix(".tmp")
     with disk_full_as_error(meta_path(out), "nothing is lost: free some space and rerun the same command"):
         try:
-            out.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_text(json.dumps(meta, indent=1, default=str))
             tmp.replace(meta_path(out))
         finally:
-            tmp.unlink(missing_ok=True)
+            _remove_quietly(tmp)
     done = done_in_output(out)
     return done, [e for e in carried if e.get("source") in done]
 

@@ -194,28 +194,32 @@ def _warp(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
 
 
 _CV_MAX_ROWS = 32766  # cv2.remap asserts that every image side is below SHRT_MAX
-_MAP_STEPS = 1024  # source coordinates in 1/1024 pixel (a 255-level edge moves by at most 0.12 grey)
-_EXACT_ROWS = min(_CV_MAX_ROWS, 2**24 // _MAP_STEPS - 1)  # float32 holds row + fraction exactly below this
+# Row coordinates are computed around _EXACT_BASE, inside [8192, 16384) where float32 numbers are the
+# multiples of 1/1024 (a 255-level edge moves by at most 0.12 grey): rounding there does not depend on
+# an image's place in its stack of at most _EXACT_ROWS rows (2048 px of margin on either side).
+_EXACT_BASE, _EXACT_ROWS = 10240.0, 4096
 
 
 def remap_uint8(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     """`grid_sample(images, affine_grid(theta), bilinear, border, align_corners=False)` for a uint8
     CPU batch, as uint8 (B, C, H, W) in channels_last, through cv2.remap.
 
-    The batch is stacked into one tall image (a call per 32,766 rows, not per image) and sampled at
+    The batch is stacked into tall images (a call per 4,096 rows, not per image) and sampled at
     per-pixel source coordinates; clamping them to each image's own rows is grid_sample's border
-    padding and keeps the bilinear taps from reaching the neighbouring image. The coordinates are
-    rounded to 1/1024 pixel and the stacks kept below 16,384 rows, so adding an image's row offset is
-    exact in float32: an image is warped the same wherever it sits in the batch (a DDP rank's share
-    gives the pixels of the whole batch; before, rounding made some pixels differ by a grey level).
+    padding and keeps the bilinear taps from reaching the neighbouring image. The row coordinates
+    are rounded to 1/1024 pixel as the row offsets are added (`_EXACT_BASE`), so an image is warped
+    the same wherever it sits in the batch (a DDP rank's share gives the pixels of the whole batch;
+    float32 rounding of the offset sum made some pixels differ by a grey level before).
     """
     import cv2
 
     b, c, h, w = images.shape
     src = images.permute(0, 2, 3, 1).contiguous()  # (B, H, W, C); a view when already channels_last
-    maps = _pixel_maps(theta, h, w).mul_(_MAP_STEPS).round_().div_(_MAP_STEPS)  # exact: powers of two
-    per_call = max(1, _EXACT_ROWS // h)
-    maps[1] += ((torch.arange(b) % per_call) * h).to(maps)[:, None, None]  # row of each image in its stack
+    per_call = max(1, min(_CV_MAX_ROWS, _EXACT_ROWS) // h)
+    # each image's first row in its stack, plus _EXACT_BASE: y lands where float32 steps are 1/1024 px
+    # (rounded there, whatever the row), and taking the base off again is exact
+    maps = _pixel_maps(theta, h, w, _EXACT_BASE + (torch.arange(b) % per_call).float() * h)
+    maps[1] -= _EXACT_BASE
     out = torch.empty((b, h, w, c), dtype=torch.uint8)
     # On OpenCV's calling thread alone: right after torch ops, torch's spinning threads hold the
     # cores and OpenCV's pool gained nothing in bench_step's augment phase, while its threads may
@@ -240,8 +244,9 @@ def remap_uint8(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     return out.permute(0, 3, 1, 2)
 
 
-def _pixel_maps(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Source pixel coordinates (2, B, H, W) (x, y) of every output pixel, clamped into the image.
+def _pixel_maps(theta: torch.Tensor, height: int, width: int, row0: torch.Tensor | None = None) -> torch.Tensor:
+    """Source pixel coordinates (2, B, H, W) (x, y) of every output pixel, clamped into the image;
+    `row0` (B,): added to each image's y (still clamped into that image's rows).
 
     θ maps normalised output coordinates to normalised input ones; with align_corners=False pixel
     i sits at (2i + 1)/W − 1, so in pixels θ becomes N⁻¹ θ N with N the pixel → normalised map.
@@ -252,11 +257,18 @@ def _pixel_maps(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
     t = theta.float()
     linear = t[:, :, :2] * torch.tensor([2 / width, 2 / height]) * scale  # (B, 2, 2)
     shift = (t[:, :, 0] * (1 / width - 1) + t[:, :, 1] * (1 / height - 1) + t[:, :, 2]) * scale[:, 0] + offset
+    if row0 is not None:
+        shift = shift.clone()
+        shift[:, 1] += row0  # in the small (B, 2) term: the sums below come out rounded as wanted
     maps = torch.empty(2, theta.shape[0], height, width)
     _affine_planes(torch.cat([linear, shift[:, :, None]], 2), torch.arange(width, dtype=torch.float32),
                    torch.arange(height, dtype=torch.float32), maps.permute(1, 0, 2, 3))
     maps[0].clamp_(0, width - 1)
-    maps[1].clamp_(0, height - 1)
+    if row0 is None:
+        maps[1].clamp_(0, height - 1)
+    else:
+        low = row0[:, None, None]
+        torch.clamp(maps[1], low, low + (height - 1), out=maps[1])
     return maps
 
 

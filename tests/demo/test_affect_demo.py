@@ -15,7 +15,7 @@ def test_quick_demo_writes_the_table_verdicts_and_figures(tmp_path, capsys):
     for label, _ in VARIANTS:
         assert f"| {label} |" in report
     assert "(3×) ST-FaceBehaviorNet" in report and "synth_gft (unseen)" in report
-    assert "Did coupling help?" in report
+    assert "Differences to the baseline" in report and "*ceiling (true AUs)*" in report
     summary = json.loads((out / "report.json").read_text())
     assert len(summary["runs"]) == len(VARIANTS) + 3
     # Every coupling run was evaluated on every test database with that database's own metric.
@@ -25,6 +25,13 @@ def test_quick_demo_writes_the_table_verdicts_and_figures(tmp_path, capsys):
             assert run["results"]["synth_disfa"]["au"]["primary"] == "f1"
             assert run["results"]["synth_afewva"]["va"]["primary"] == "ccc"
     assert (out / "figures" / "variants.png").stat().st_size > 1000
+    assert (out / "figures" / "learning_curves.png").stat().st_size > 1000
+    # the summary keeps its layout (row → column → mean/std/n) and every column has its ceiling
+    assert set(summary["summary"]["no coupling"]["synth_rafdb expr mean_diag"]) == {"mean", "std", "n"}
+    assert set(summary["ceiling"]) == {c[3] for c in summary["columns"]}
+    assert summary["ceiling"]["synth_rafdb expr mean_diag"]["chance"] < summary["ceiling"][
+        "synth_rafdb expr mean_diag"]["ceiling"]
+    assert all(run["curve"] for run in summary["runs"])  # a learning curve per run
     assert (out / "runs" / "no_coupling_s0" / "eval" / "figures" / "training_curves.png").is_file()
     # A second run reuses the cached data instead of generating it again.
     assert (data / "preset.json").is_file()

@@ -28,7 +28,7 @@ def test_plan_has_every_table8_network_with_its_budget(tmp_path):
     settings = dict(QUICK, seeds=2)
     plan = run_plan(_preset(), Path("/data"), tmp_path, settings)
     keys = sorted((p["key"], p["seed"]) for p in plan)
-    fbn = ["mt", "mt_dm", "st_attributes", "st_identity"]
+    fbn = ["mt", "mt_dm", "mt_dm_default", "st_attributes", "st_identity"]
     assert keys == sorted([(k, s) for k in fbn for s in (0, 1)] + [(n, 0) for n in TIMM_ROWS.values()])
     assert plan[0]["key"] == "vgg16"  # longest first
     by = {(p["key"], p["seed"]): p["config"] for p in plan}
@@ -37,6 +37,12 @@ def test_plan_has_every_table8_network_with_its_budget(tmp_path):
     (dm,) = by[("mt_dm", 0)]["coupling"]
     assert dm["relatedness"] == "estimate" and dm["distribution_matching"]["relatedness_mode"] == "weighted"
     assert dm["distribution_matching"]["weight"] == pytest.approx(1 / 3)  # 1/K: K = 3 attributes here
+    # the paper's eq. 10-11 as written, and the library's default form next to it
+    assert (dm["distribution_matching"]["form"], dm["distribution_matching"]["grad_to"],
+            dm["distribution_matching"]["unlinked"]) == ("paper", "both", "keep")
+    (default,) = by[("mt_dm_default", 0)]["coupling"]
+    assert not {"form", "grad_to", "unlinked"} & set(default["distribution_matching"])
+    assert default["distribution_matching"]["relatedness_mode"] == "weighted"
     vgg = by[("vgg16", 0)]
     assert vgg["model"]["backbone"] == "timm:vgg16" and vgg["train"]["max_steps"] == QUICK["timm_steps"]["vgg16"]
     assert vgg["data"]["val"] == [str(tmp_path / "no_validation.csv")] and vgg["coupling"] == []
@@ -78,7 +84,7 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     assert "**reduced budget**" in report and "Wall time:" in report and "Did distribution matching help?" in report
     assert "| # 0 | " in report  # the estimated p(attr | id) excerpt
     summary = json.loads((out / "report.json").read_text())
-    assert len(summary["runs"]) == 7 and summary["timing"]["seconds"] > 0
+    assert len(summary["runs"]) == 8 and summary["timing"]["seconds"] > 0
     cells = summary["summary"]
     for row in TABLE8_ROWS:
         assert all(0 <= cells[row][c[3]]["mean"] <= 100 for c in COLUMNS)

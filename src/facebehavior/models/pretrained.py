@@ -105,10 +105,11 @@ def ship_checkpoint(checkpoint: str | Path, name: str, summary: dict, weights_di
     return folder
 
 
-def ensemble_checkpoint(checkpoints: list[str | Path], out: str | Path) -> Path:
+def ensemble_checkpoint(checkpoints: list[str | Path], out: str | Path, preprocessing: dict | None = None) -> Path:
     """One checkpoint holding several trained runs of one network shape, their logits averaged
     (`model.members` = their number; models/multitask.EnsembleNet). The runs must share tasks,
-    network shape and preprocessing; seeds, data order and schedules may differ."""
+    network shape and preprocessing (or `preprocessing` is given for all: e.g. a run recorded
+    before its crop framing was); seeds, data order and schedules may differ."""
     from safetensors.torch import load_file, save_file
 
     metas = [json.loads((Path(c) / "meta.json").read_text()) for c in checkpoints]
@@ -116,7 +117,7 @@ def ensemble_checkpoint(checkpoints: list[str | Path], out: str | Path) -> Path:
         raise CheckpointError("an ensemble needs at least two checkpoints")
     first = metas[0]
     for path, meta in zip(checkpoints[1:], metas[1:]):
-        for key in ("tasks", "preprocessing"):
+        for key in ("tasks",) + (() if preprocessing else ("preprocessing",)):
             if meta.get(key) != first.get(key):
                 raise CheckpointError(f"{path}: its {key} differ from {checkpoints[0]}'s; cannot average them")
         if _shape(meta) != _shape(first):
@@ -131,6 +132,8 @@ def ensemble_checkpoint(checkpoints: list[str | Path], out: str | Path) -> Path:
     meta["trained_tasks"] = [t for t in first["trained_tasks"] if all(t in m["trained_tasks"] for m in metas)]
     meta["training_databases"] = sorted({d for m in metas for d in (m.get("training_databases") or [])}) or None
     meta["ensemble_of"] = [str(c) for c in checkpoints]
+    if preprocessing is not None:
+        meta["preprocessing"] = preprocessing
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,7 @@ def paper_checkpoint(folder: Path) -> Path:
 
     from facebehavior.config import load_config
     from facebehavior.models import build_model
-    from facebehavior.training.checkpoint import CheckpointMeta, save_checkpoint
+    from facebehavior.models.checkpoint import CheckpointMeta, save_checkpoint
 
     cfg = load_config(base={"name": "bench", "tasks": [
         {"name": "expr", "kind": "multiclass", "labels": "@expressions"},
@@ -106,7 +106,7 @@ def network_gflop_per_face(model) -> float:
 def bench_network(checkpoint: Path, reps: int) -> dict:
     import torch
 
-    from facebehavior.training.checkpoint import load_model
+    from facebehavior.models.checkpoint import load_model
 
     model, _, _ = load_model(checkpoint)
     session = onnx_session(export_onnx_bytes(checkpoint)[0], threads=torch.get_num_threads())

@@ -14,7 +14,6 @@ benchmarks/results/ferplus_crop_template.json; `models/preprocessing.py` holds t
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

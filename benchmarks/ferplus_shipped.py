@@ -55,7 +55,7 @@ def speed_rows(checkpoint: Path) -> list[dict]:
 
     from facebehavior.inference.backends import load_backend
     from facebehavior.inference.onnx_export import export_onnx_bytes, onnx_session
-    from facebehavior.training.checkpoint import read_meta
+    from facebehavior.models.checkpoint import read_meta
 
     size = read_meta(checkpoint).input_record().image_size
     crops = np.random.default_rng(0).integers(0, 256, (64, size, size, 3), dtype=np.uint8)

@@ -13,7 +13,7 @@ from facebehavior.labels import CELEBA_ATTRIBUTES
 from facebehavior.losses.coupling import distribution_matching
 from facebehavior.losses.objective import MultiTaskObjective
 from facebehavior.training.coupling_setup import build_couplings
-from facebehavior.training.data import load_split
+from facebehavior.data.manifest import load_split
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "paper_celeba.yaml"

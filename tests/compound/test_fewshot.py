@@ -15,7 +15,7 @@ from facebehavior.config import load_config
 from facebehavior.errors import ConfigError, FaceBehaviorError
 from facebehavior.labels import affect_tasks
 from facebehavior.models import build_model
-from facebehavior.training.checkpoint import CheckpointMeta, load_model, save_checkpoint
+from facebehavior.models.checkpoint import CheckpointMeta, load_model, save_checkpoint
 from tests.compound.conftest import IMAGE_SIZE
 
 

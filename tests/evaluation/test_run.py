@@ -11,7 +11,7 @@ from facebehavior.config import load_config
 from facebehavior.errors import ManifestError
 from facebehavior.evaluation.run import evaluate_run
 from facebehavior.models import build_model
-from facebehavior.training.checkpoint import CheckpointMeta, save_checkpoint
+from facebehavior.models.checkpoint import CheckpointMeta, save_checkpoint
 
 CONFIG = {"name": "evalrun", "tasks": [{"name": "expr", "kind": "multiclass", "labels": "@expressions"},
                                        {"name": "va", "kind": "regression", "labels": "@va", "range": [-1, 1]}],

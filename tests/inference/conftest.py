@@ -28,7 +28,7 @@ def checkpoint(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def checkpoint_no_va(checkpoint, tmp_path_factory) -> Path:
     """The same network saved as a run that had no valence/arousal labels: its VA head is untrained."""
-    from facebehavior.training.checkpoint import load_model, read_meta, save_checkpoint
+    from facebehavior.models.checkpoint import load_model, read_meta, save_checkpoint
 
     model, _, _ = load_model(checkpoint)
     meta = read_meta(checkpoint)
@@ -82,7 +82,7 @@ def fer_like_checkpoint(checkpoint, tmp_path_factory) -> Path:
     """The tiny network saved as FER+ models are: fed gray 48×48 crops in FER2013's framing, with
     mirrored-crop averaging, trained on a real database (so no synthetic-domain warning)."""
     from facebehavior.models.preprocessing import Preprocessing
-    from facebehavior.training.checkpoint import load_model, read_meta, save_checkpoint
+    from facebehavior.models.checkpoint import load_model, read_meta, save_checkpoint
 
     model, _, _ = load_model(checkpoint)
     meta = read_meta(checkpoint)

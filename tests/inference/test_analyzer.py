@@ -84,7 +84,7 @@ def test_video_defaults_detect_every_fifth_frame(analyzer, media, video_rows):
 
 
 def test_trainer_records_the_labels_its_data_annotates(checkpoint):
-    from facebehavior.training.checkpoint import read_meta
+    from facebehavior.models.checkpoint import read_meta
 
     seen = read_meta(checkpoint).trained_labels
     assert seen["au"] == [a for a in AU_NAMES if a in AU_SUBSET]
@@ -95,7 +95,7 @@ def test_checkpoint_without_label_records_keeps_every_au(checkpoint, tmp_path):
     from skimage import data
 
     from facebehavior.inference import FaceBehavior
-    from facebehavior.training.checkpoint import load_model, read_meta, save_checkpoint
+    from facebehavior.models.checkpoint import load_model, read_meta, save_checkpoint
 
     meta = read_meta(checkpoint)
     meta.trained_labels = None  # as in checkpoints saved before per-label records
@@ -188,7 +188,7 @@ def test_a_synthetic_only_checkpoint_warns_that_real_photos_are_out_of_its_domai
 
     from facebehavior.inference import FaceBehavior
     from facebehavior.inference.run import untrained_warnings
-    from facebehavior.training.checkpoint import load_model, read_meta, save_checkpoint
+    from facebehavior.models.checkpoint import load_model, read_meta, save_checkpoint
 
     model, _, _ = load_model(checkpoint)
     meta = read_meta(checkpoint)

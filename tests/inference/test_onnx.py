@@ -45,7 +45,7 @@ def test_onnxruntime_and_torch_backends_agree_on_real_crops(checkpoint, onnx_fil
 def test_exported_file_carries_thresholds_and_trained_heads(checkpoint_no_va, tmp_path):
     from facebehavior.inference.backends import load_backend
     from facebehavior.inference.onnx_export import export_onnx
-    from facebehavior.training.checkpoint import read_meta
+    from facebehavior.models.checkpoint import read_meta
 
     out = tmp_path / "no_va.onnx"
     export_onnx(checkpoint_no_va, out, check=False)

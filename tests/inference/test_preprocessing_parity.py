@@ -21,7 +21,7 @@ def test_an_aligned_crop_of_a_photo_predicts_as_the_network_fed_that_crop(fer_li
     from facebehavior.data.faces import align_face
     from facebehavior.data.transforms import load_image
     from facebehavior.inference.columns import LANDMARK_COLUMNS
-    from facebehavior.training.checkpoint import load_model
+    from facebehavior.models.checkpoint import load_model
 
     fb, row = _analyzed_face(fer_like_checkpoint, media["astronaut"])
     prep = fb.info.preprocessing

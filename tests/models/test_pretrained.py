@@ -69,7 +69,7 @@ def test_an_ensemble_checkpoint_averages_its_members_logits_and_exports(checkpoi
     from facebehavior.inference.onnx_export import export_onnx
     from facebehavior.models.multitask import EnsembleNet
     from facebehavior.models.pretrained import ensemble_checkpoint
-    from facebehavior.training.checkpoint import load_model, read_meta
+    from facebehavior.models.checkpoint import load_model, read_meta
 
     out = ensemble_checkpoint([checkpoint, checkpoint_no_va], tmp_path / "ens")
     model, meta, cfg = load_model(out)

@@ -83,7 +83,7 @@ def _out_with_import(imported: Path, tmp_path: Path) -> Path:
 @needs_ferplus
 def test_recipe_end_to_end_on_a_subset_reports_both_protocols(imported, tmp_path, capsys):
     from facebehavior.cli.main import main
-    from facebehavior.training.checkpoint import read_meta
+    from facebehavior.models.checkpoint import read_meta
 
     out = _out_with_import(imported, tmp_path)
     args = ["recipe", "ferplus", "--data", str(FERPLUS), "--out", str(out), "--subset", "150"]

@@ -9,7 +9,7 @@ import torch
 from facebehavior.config import load_config
 from facebehavior.errors import CheckpointError
 from facebehavior.models import build_model
-from facebehavior.training.checkpoint import (
+from facebehavior.models.checkpoint import (
     FORMAT,
     CheckpointMeta,
     load_model,
@@ -169,7 +169,7 @@ def test_labels_with_annotations_names_the_labels_training_saw():
     import numpy as np
 
     from facebehavior.labels import affect_tasks
-    from facebehavior.training.checkpoint import labels_with_annotations
+    from facebehavior.models.checkpoint import labels_with_annotations
 
     expr, au, va = affect_tasks()
     soft = np.full((4, 7), np.nan, np.float32)
@@ -203,7 +203,7 @@ def _kill_at(monkeypatch, n: int):
     """Make the n-th rename or rmtree from now on die before it happens (n = 0: never)."""
     from pathlib import Path
 
-    import facebehavior.training.checkpoint as ckpt
+    import facebehavior.models.checkpoint as ckpt
 
     calls = [0]
     real_rename, real_rmtree = Path.rename, ckpt.shutil.rmtree
@@ -228,7 +228,7 @@ def _save_step(path, step: int):
 
 
 def test_a_save_killed_at_any_point_leaves_a_complete_checkpoint_and_the_next_save_cleans_up(tmp_path, monkeypatch):
-    from facebehavior.training.checkpoint import find_checkpoint
+    from facebehavior.models.checkpoint import find_checkpoint
 
     _save_step(tmp_path / "count" / "last", 1)
     calls = _kill_at(monkeypatch, 0)
@@ -260,7 +260,7 @@ def test_a_save_killed_at_any_point_leaves_a_complete_checkpoint_and_the_next_sa
 
 
 def test_killed_between_the_two_renames_the_newer_copy_is_read(saved, monkeypatch):
-    from facebehavior.training.checkpoint import find_checkpoint
+    from facebehavior.models.checkpoint import find_checkpoint
 
     path, _, _ = saved
     _kill_at(monkeypatch, 3)  # meta.json's rename, last -> last.old, then (killed) last.tmp -> last
@@ -274,7 +274,7 @@ def test_killed_between_the_two_renames_the_newer_copy_is_read(saved, monkeypatc
 
 
 def test_an_incomplete_save_is_never_read(saved):
-    from facebehavior.training.checkpoint import find_checkpoint
+    from facebehavior.models.checkpoint import find_checkpoint
 
     path, model, _ = saved
     path.rename(path.with_name("last.old"))
@@ -304,7 +304,7 @@ def test_non_finite_weights_are_refused_at_load(saved):
 
 
 def test_resume_source_refuses_a_folder_that_holds_no_run(tmp_path, saved):
-    from facebehavior.training.checkpoint import resume_source
+    from facebehavior.models.checkpoint import resume_source
 
     path, _, _ = saved
     assert resume_source(path, tmp_path) == path
@@ -320,7 +320,7 @@ def test_a_run_folder_given_for_a_checkpoint_names_the_checkpoints_inside(tmp_pa
     import pytest as _pytest
 
     from facebehavior.errors import CheckpointError
-    from facebehavior.training.checkpoint import read_meta
+    from facebehavior.models.checkpoint import read_meta
 
     for name in ("last", "best"):
         folder = tmp_path / "run" / "train" / "checkpoints" / name

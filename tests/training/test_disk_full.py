@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from facebehavior.errors import DiskFullError
-from facebehavior.training.checkpoint import CheckpointMeta, find_checkpoint, load_weights, save_checkpoint
+from facebehavior.models.checkpoint import CheckpointMeta, find_checkpoint, load_weights, save_checkpoint
 
 
 class _FullFile:

@@ -25,7 +25,7 @@ def test_training_with_ema_validates_and_ships_the_average_and_keeps_it_for_resu
     from safetensors.torch import load_file
 
     from facebehavior.config import load_config
-    from facebehavior.training.checkpoint import load_train_state
+    from facebehavior.models.checkpoint import load_train_state
     from facebehavior.training.trainer import train
     from tests.training.conftest import tiny_config
 

@@ -106,7 +106,7 @@ def test_bad_config_value_is_a_clear_cli_error(tiny_manifest, tmp_path):
 def test_resume_after_a_kill_between_the_two_renames_of_a_save_is_exact(tiny_manifest, tmp_path, monkeypatch):
     import pytest
 
-    import facebehavior.training.checkpoint as ckpt
+    import facebehavior.models.checkpoint as ckpt
 
     class Killed(BaseException):
         pass

@@ -45,7 +45,7 @@ def default_out(checkpoint: str, name: str) -> str:
 
 def run(args) -> int:
     from facebehavior.compound.evaluate import evaluate_zero_shot
-    from facebehavior.training.distributed import resolve_device
+    from facebehavior.devices import resolve_device
 
     out = args.out or default_out(args.checkpoint, "compound")
     payload = evaluate_zero_shot(args.checkpoint, args.manifest, args.classes, args.label_space, args.split, out,

@@ -30,7 +30,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from facebehavior.errors import FaceBehaviorError
-    from facebehavior.training.distributed import resolve_device
+    from facebehavior.devices import resolve_device
 
     device = str(resolve_device(args.device))
     if args.photos:

@@ -60,7 +60,7 @@ def parse_seeds(text: str) -> list[int]:
 
 def run(args) -> int:
     from facebehavior.compound.fewshot import FinetuneSettings, run_finetune
-    from facebehavior.training.distributed import resolve_device
+    from facebehavior.devices import resolve_device
 
     shots = parse_shots(args.shots)
     settings = FinetuneSettings(freeze=args.freeze, epochs=args.epochs, min_steps=args.min_steps,

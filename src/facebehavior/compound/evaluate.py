@@ -40,7 +40,7 @@ class CompoundRows:
 def load_compound_rows(manifests, space: LabelSpace, classes: ClassSet, split: str = "test",
                        root: str | None = None) -> CompoundRows:
     """Rows of `split` whose label (column `space.column`) names a class of `classes`."""
-    from facebehavior.training.data import load_split
+    from facebehavior.data.manifest import load_split
 
     paths = [str(m) for m in ([manifests] if isinstance(manifests, (str, Path)) else manifests)]
     joined = load_split(paths, [space.task()], split, root)
@@ -160,7 +160,7 @@ def evaluate_zero_shot(checkpoint, manifests, classes="rafdb", label_space: str 
     """
     from facebehavior.compound.classes import default_label_space, label_space as get_space, resolve_classes
     from facebehavior.compound.zeroshot import zero_shot_scores
-    from facebehavior.training.checkpoint import load_model
+    from facebehavior.models.checkpoint import load_model
 
     space = get_space(label_space or default_label_space(classes))
     cs, notes = candidate_classes(resolve_classes(classes), space, manifests, root)

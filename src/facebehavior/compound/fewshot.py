@@ -5,7 +5,7 @@ the rest starts from the checkpoint (or, for the from-scratch baseline, from ran
 `freeze` chooses what trains: ``none`` (everything), ``backbone`` (the head only; the backbone's
 batch-norm statistics stay fixed too) or ``all_but_last_stage`` (the fbn backbone's last stage
 and the head). A fine-tuned checkpoint declares the compound task in its config, so
-`facebehavior.training.checkpoint.load_model` rebuilds it.
+`facebehavior.models.checkpoint.load_model` rebuilds it.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def build_compound_model(checkpoint, class_names, freeze: str = "none", scratch:
 
     from facebehavior.labels import TaskSpec
     from facebehavior.models import build_model
-    from facebehavior.training.checkpoint import load_model
+    from facebehavior.models.checkpoint import load_model
 
     model, _, cfg = load_model(checkpoint)
     task = TaskSpec(TASK, "multiclass", tuple(class_names))
@@ -188,7 +188,7 @@ def _summary(runs: list[dict]) -> dict:
 
 def _save_seed(out: Path, model, base_cfg, cs, paths, settings, shots, scores: dict, test_counts: dict) -> str:
     from facebehavior.compound.evaluate import write_compound_report
-    from facebehavior.training.checkpoint import CheckpointMeta, save_checkpoint
+    from facebehavior.models.checkpoint import CheckpointMeta, save_checkpoint
 
     meta = CheckpointMeta(config=finetuned_config(base_cfg, cs.names, paths, settings),
                           tasks=[{"name": TASK, "kind": "multiclass", "labels": list(cs.names)}], trained_tasks=[TASK],

@@ -111,7 +111,7 @@ def network_diagnostics(checkpoint, manifest, classes, label_space: str) -> dict
     from facebehavior.compound.classes import label_space as get_space, resolve_classes
     from facebehavior.compound.evaluate import load_compound_rows, model_outputs
     from facebehavior.labels import AU_NAMES
-    from facebehavior.training.checkpoint import load_model
+    from facebehavior.models.checkpoint import load_model
 
     model, _, cfg = load_model(checkpoint)
     rows = load_compound_rows(manifest, get_space(label_space), resolve_classes(classes), "test")
@@ -143,7 +143,7 @@ def _series(checkpoint, manifest, classes, label_space, shots, seeds, settings, 
 
 
 def _same_architecture(checkpoints: dict) -> None:
-    from facebehavior.training.checkpoint import read_meta
+    from facebehavior.models.checkpoint import read_meta
 
     models = {name: read_meta(path).config["model"] for name, path in checkpoints.items()}
     sizes = {name: read_meta(path).config["data"]["image_size"] for name, path in checkpoints.items()}

@@ -267,3 +267,13 @@ def task_presence(labels: dict[str, np.ndarray], tasks: list[TaskSpec]) -> dict[
         else:
             out[t.name] = ~np.isnan(labels[t.name]).all(1)
     return out
+
+
+def load_split(paths: list[str], tasks: list[TaskSpec], split: str, root: str | None,
+               databases: list[str] | None = None) -> Manifest | None:
+    """Rows of `split` from every listed manifest (optionally only some databases), joined."""
+    parts = [read_manifest(p, tasks, root).split(split) for p in paths]
+    joined = concat_manifests([p for p in parts if len(p)])
+    if databases:
+        joined = joined.where(joined.frame["database"].isin(databases).to_numpy())
+    return joined if len(joined) else None

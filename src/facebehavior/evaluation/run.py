@@ -31,8 +31,8 @@ def evaluate_run(checkpoint, cfg=None, manifests: list[str] | None = None, split
     train manifests). Writes metrics.json, report.md and figures into `out_dir`; returns the
     report path, or None when there is nothing to evaluate."""
     from facebehavior.evaluation.report import write_report
-    from facebehavior.training.checkpoint import load_model
-    from facebehavior.training.data import load_split
+    from facebehavior.models.checkpoint import load_model
+    from facebehavior.data.manifest import load_split
 
     model, meta, saved_cfg = load_model(checkpoint, device)
     cfg = cfg or saved_cfg

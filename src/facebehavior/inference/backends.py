@@ -122,7 +122,7 @@ def load_backend(path: str | Path | None = None, backend: str = "auto", device: 
         return OnnxBackend(onnx_session(data, threads), _info_from_dict(meta, str(path.resolve())))
     import torch
 
-    from facebehavior.training.checkpoint import load_model
+    from facebehavior.models.checkpoint import load_model
 
     if threads:
         torch.set_num_threads(threads)
@@ -135,7 +135,7 @@ def torch_device_or_error(name: str):
     """`name` as a torch device that exists here, or an error saying which devices do."""
     import torch
 
-    from facebehavior.training.distributed import resolve_device
+    from facebehavior.devices import resolve_device
 
     try:
         device = resolve_device(name)

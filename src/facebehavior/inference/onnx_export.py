@@ -61,7 +61,7 @@ def export_onnx_bytes(checkpoint: str | Path, opset: int = 17) -> tuple[bytes, d
     import torch
 
     from facebehavior.models.pretrained import resolve_checkpoint
-    from facebehavior.training.checkpoint import load_model
+    from facebehavior.models.checkpoint import load_model
 
     checkpoint = resolve_checkpoint(checkpoint)
     model, meta, cfg = load_model(checkpoint, "cpu")
@@ -109,7 +109,7 @@ def compare_with_torch(checkpoint, onnx_model: bytes | str, batch: int = 4, seed
     import torch
 
     from facebehavior.evaluation.predict import activate, network_outputs
-    from facebehavior.training.checkpoint import load_model
+    from facebehavior.models.checkpoint import load_model
 
     model, _, cfg = load_model(checkpoint, "cpu")
     size = model.preprocessing.image_size

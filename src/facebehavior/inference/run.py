@@ -246,8 +246,8 @@ def _run_workers(cfg: AnalyzeConfig, todo: list[Input]) -> list[ShareResult]:
         try:
             return [f.result() for f in futures]
         except BrokenProcessPool:
-            raise FaceBehaviorError(f"a worker process died; the inputs it finished are kept: rerun the same "
-                                    f"command with --resume to continue") from None
+            raise FaceBehaviorError("a worker process died; the inputs it finished are kept: rerun the same "
+                                    "command with --resume to continue") from None
 
 
 class _Sync:

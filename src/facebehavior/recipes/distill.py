@@ -24,8 +24,8 @@ def teacher_probabilities(teachers: list[str | Path], manifest: Path, split: str
 
     from facebehavior.data.datasets import ImageTable
     from facebehavior.evaluation.predict import predict_table
-    from facebehavior.training.checkpoint import load_model
-    from facebehavior.training.data import load_split
+    from facebehavior.models.checkpoint import load_model
+    from facebehavior.data.manifest import load_split
 
     sums, tasks_seen, rows = {}, None, None
     for path in teachers:

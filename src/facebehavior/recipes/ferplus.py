@@ -186,13 +186,13 @@ def _with_teachers(data: RecipeData, teachers: list, alpha: float, data_dir: Pat
 
 
 def _device(cfg) -> str:
-    from facebehavior.training.distributed import resolve_device
+    from facebehavior.devices import resolve_device
 
     return str(resolve_device(cfg.train.device))
 
 
 def _run_info(cfg, result, config_path: Path, mode: str, wall_seconds: float, command: str) -> dict:
-    from facebehavior.training.checkpoint import read_meta
+    from facebehavior.models.checkpoint import read_meta
 
     best, last = read_meta(result.best_checkpoint), read_meta(result.last_checkpoint)
     return {

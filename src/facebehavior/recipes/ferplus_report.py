@@ -92,8 +92,8 @@ def evaluate_ferplus(checkpoint, manifest, out_dir, device: str = "cpu", batch_s
     from facebehavior.evaluation import plots
     from facebehavior.evaluation.predict import predict_table
     from facebehavior.labels import EXPRESSIONS
-    from facebehavior.training.checkpoint import load_model
-    from facebehavior.training.data import load_split
+    from facebehavior.models.checkpoint import load_model
+    from facebehavior.data.manifest import load_split
 
     model, meta, cfg = load_model(checkpoint, device)
     if flip_average is not None:

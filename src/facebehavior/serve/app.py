@@ -20,7 +20,7 @@ import gzip
 import json
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from facebehavior.serve.jobs import ID_PATTERN, QUEUED, RUNNING, JobQueue, QueueFull

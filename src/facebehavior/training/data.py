@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from facebehavior.data.datasets import ImageTable
-from facebehavior.data.manifest import Manifest, check_split_overlap, concat_manifests, read_manifest
+from facebehavior.data.manifest import check_split_overlap, load_split
 from facebehavior.data.sampler import HeteroBatchSampler, assign_batch_sizes, group_label_sets
 from facebehavior.errors import ConfigError
 from facebehavior.labels import TaskSpec
@@ -22,16 +22,6 @@ class TrainingData:
     loader: DataLoader
     val: ImageTable | None
     notes: list[str]
-
-
-def load_split(paths: list[str], tasks: list[TaskSpec], split: str, root: str | None,
-               databases: list[str] | None = None) -> Manifest | None:
-    """Rows of `split` from every listed manifest (optionally only some databases), joined."""
-    parts = [read_manifest(p, tasks, root).split(split) for p in paths]
-    joined = concat_manifests([p for p in parts if len(p)])
-    if databases:
-        joined = joined.where(joined.frame["database"].isin(databases).to_numpy())
-    return joined if len(joined) else None
 
 
 def build_training_data(cfg, tasks: list[TaskSpec], rank: int, world_size: int) -> TrainingData:

@@ -42,18 +42,6 @@ def cleanup_distributed() -> None:
         dist.destroy_process_group()
 
 
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    from facebehavior.errors import ConfigError
-
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} requested but no CUDA device is available; use --device cpu")
-    if name == "cuda":
-        return torch.device(f"cuda:{local_rank}")
-    return torch.device(name)
-
-
 # ---- the global batch under DDP -----------------------------------------------------------------------
 #
 # DDP averages gradients, which equals one process on the whole batch only for losses that are means

@@ -18,11 +18,12 @@ import torch
 
 from facebehavior.config import config_to_yaml
 from facebehavior.models.preprocessing import resolve_preprocessing
-from facebehavior.training.checkpoint import (CheckpointMeta, labels_with_annotations, load_train_state, load_weights,
+from facebehavior.models.checkpoint import (CheckpointMeta, labels_with_annotations, load_train_state, load_weights,
                                              resume_source, save_checkpoint)
 from facebehavior.training.coupling_setup import build_couplings
 from facebehavior.training.data import build_training_data, label_arrays_numpy
-from facebehavior.training.distributed import cleanup_distributed, resolve_device, setup_distributed
+from facebehavior.devices import resolve_device
+from facebehavior.training.distributed import cleanup_distributed, setup_distributed
 from facebehavior.training.logger import RunLogger
 from facebehavior.training.memory import keep_freed_memory
 from facebehavior.training.step import build_step_parts, optimisation_step

@@ -158,6 +158,8 @@ class TrainConfig:
     ema_decay: float = 0.0  # > 0: validate and ship an exponential moving average of the weights
     channels_last: bool = True   # NHWC convolutions: ~1.5x faster on CPU, the fast path for AMP on GPUs
     reuse_freed_memory: bool = True  # glibc: reuse freed host memory, not page-fault it in every step (training/memory.py)
+    balancing: str = "none"  # task balancing (losses/balancing.py): uncertainty weighting, or PCGrad's gradient surgery
+    balancing_lr: float | None = None  # uncertainty: the log-variances' learning rate (None: train.lr)
 
 
 @dataclass
@@ -211,6 +213,7 @@ _CHOICES = {
     "TrainConfig.optimizer": ("sgd", "adamw", "adam"),
     "TrainConfig.schedule": ("none", "cosine", "step"),
     "TrainConfig.amp": ("none", "bf16", "fp16"),
+    "TrainConfig.balancing": ("none", "uncertainty", "pcgrad"),
 }
 # Valid ranges, in interval notation ("[1, inf)": at least 1; "(0, 1]": above 0, at most 1), checked
 # when a config is loaded; for a list field, on each item. A field not listed here is not range-checked.
@@ -252,6 +255,7 @@ _RANGES = {
     "TrainConfig.checkpoint_every": "[0, inf)",
     "TrainConfig.threads": "[1, inf)",
     "TrainConfig.ema_decay": "[0, 1)",
+    "TrainConfig.balancing_lr": "(0, inf)",
     "EvalConfig.batch_size": "[1, inf)",
     "EvalConfig.median_filter": "[0, inf)",
 }

@@ -93,6 +93,19 @@ def _coannotated(a: torch.Tensor, b: torch.Tensor, rel: torch.Tensor, opts: CoAn
     return new_a, new_b, w_a, w_b
 
 
+def _labelled(t: TaskSpec, labels: dict[str, torch.Tensor], weights: torch.Tensor | None) -> bool:
+    """Whether task `t`'s loss (losses/tasks.py) has a labelled sample in the batch, by its own rule."""
+    y = labels[t.name]
+    if t.kind == "multiclass":
+        soft = labels.get(f"{t.name}_soft")
+        has = (y >= 0) if soft is None else (y >= 0) | ~torch.isnan(soft).any(1)
+        return bool((has if weights is None else has & (weights > 0)).any())
+    has = ~torch.isnan(y)
+    if t.kind == "multilabel":
+        return bool((has if weights is None else has & (weights > 0)).any())
+    return bool((has.sum(0) >= 2).any()) if t.loss == "ccc" else bool(has.any())
+
+
 class MultiTaskObjective(nn.Module):
     def __init__(self, tasks: list[TaskSpec], couplings: list[CouplingTerm] | None = None):
         super().__init__()
@@ -104,7 +117,11 @@ class MultiTaskObjective(nn.Module):
     def _relatedness(self, i: int) -> torch.Tensor:
         return getattr(self, f"_rel{i}")
 
-    def forward(self, logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def forward(self, logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
+                present: dict[str, bool] | None = None) -> dict[str, torch.Tensor]:
+        """Named losses and their sum `total`. A dict passed as `present` receives, per task, whether
+        the batch labels it (after co-annotation) with a non-zero task weight: a task it marks False
+        has an exact-zero loss and sends no gradient anywhere (task balancing leaves it out)."""
         given = labels  # the database's labels: soft co-annotation reads these, never co-annotated ones
         labels = dict(labels)
         sample_weights: dict[str, torch.Tensor] = {}
@@ -115,6 +132,9 @@ class MultiTaskObjective(nn.Module):
                 labels[c.multiclass], labels[c.multilabel] = a, b
                 sample_weights[c.multiclass], sample_weights[c.multilabel] = w_a, w_b
         losses = self._task_losses(logits, labels, sample_weights)
+        if present is not None:
+            present.update({t.name: t.weight > 0 and _labelled(t, labels, sample_weights.get(t.name))
+                            for t in self.tasks})
         for i, c in enumerate(self.couplings):
             losses.update(self._coupling_losses(c, self._relatedness(i), logits, given))
         losses["total"] = torch.stack(list(losses.values())).sum()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -16,8 +17,10 @@ import torch
 
 from facebehavior.data.transforms import make_generator, training_input
 from facebehavior.errors import ConfigError, FaceBehaviorError
+from facebehavior.losses.balancing import UncertaintyWeighting, objectives, pcgrad_backward
 from facebehavior.losses.objective import MultiTaskObjective
 from facebehavior.models import build_model
+from facebehavior.models.multitask import MultiTaskNet
 from facebehavior.models.preprocessing import resolve_preprocessing
 from facebehavior.training.distributed import gather_global_batch, global_batchnorm
 from facebehavior.training.optim import build_optimizer, build_scheduler
@@ -44,6 +47,7 @@ class StepParts:
     ema: Any = None  # torch.optim.swa_utils.AveragedModel of `model` when train.ema_decay > 0
     distributed: bool = False  # under DDP: the objective is computed on the global batch (all ranks)
     batch_rows: tuple[torch.Tensor, int] | None = None  # DDP: this rank's rows of the global batch, its size
+    balancer: Any = None  # train.balancing uncertainty: the UncertaintyWeighting (its log-variances are optimised)
 
     @property
     def evaluated(self) -> torch.nn.Module:
@@ -72,11 +76,26 @@ def build_step_parts(cfg, tasks, table, couplings, device: torch.device, total_s
         model = global_batchnorm(model)
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     optimizer = build_optimizer(cfg.train, model)
+    balancer = _balancer(cfg.train, tasks, optimizer, device, distributed)
     autocast, amp_dtype = _autocast(device, cfg.train.amp)
     return StepParts(cfg, net, model, objective, optimizer, build_scheduler(cfg.train, optimizer, total_steps),
                      torch.amp.GradScaler(enabled=cfg.train.amp == "fp16"), autocast, amp_dtype, device,
                      memory_format, table, _moving_average(model, cfg.train.ema_decay), distributed,
-                     batch_rows)
+                     batch_rows, balancer)
+
+
+def _balancer(train_cfg, tasks, optimizer, device, distributed: bool):
+    """train.balancing's state: uncertainty weighting's log-variances, in their own parameter group
+    (no weight decay; `balancing_lr` or the model's lr, on the same schedule). None otherwise."""
+    if train_cfg.balancing == "pcgrad" and distributed:
+        raise ConfigError("train.balancing=pcgrad is not supported under DDP yet (each task's gradient would "
+                          "have to be all-reduced before the surgery); train on one process or use uncertainty")
+    if train_cfg.balancing != "uncertainty":
+        return None
+    balancer = UncertaintyWeighting(t.name for t in tasks).to(device)
+    optimizer.add_param_group({"params": list(balancer.parameters()), "weight_decay": 0.0,
+                               "lr": train_cfg.balancing_lr or train_cfg.lr})
+    return balancer
 
 
 def _moving_average(model: torch.nn.Module, decay: float):
@@ -103,6 +122,7 @@ class StepOutput:
     x: torch.Tensor  # the augmented model input
     logits: dict  # of the global batch under DDP (what the losses saw)
     labels: dict  # the same
+    balance: dict = dataclasses.field(default_factory=dict)  # train.balancing: each task's weight in this step
 
 
 def _no_mark(phase: str) -> None:
@@ -111,7 +131,8 @@ def _no_mark(phase: str) -> None:
 
 def optimisation_step(parts: StepParts, images: torch.Tensor, idx: torch.Tensor, global_step: int,
                       mark: Callable[[str], None] = _no_mark) -> StepOutput:
-    """Augment, forward, named losses, backward on their sum, optimiser and scheduler step.
+    """Augment, forward, named losses, backward on their sum (or as `train.balancing` balances them),
+    optimiser and scheduler step.
 
     `global_step` counts the steps already taken; `mark(phase)` is called as each of PHASES ends.
     Raises FaceBehaviorError when the loss is not finite.
@@ -130,16 +151,33 @@ def optimisation_step(parts: StepParts, images: torch.Tensor, idx: torch.Tensor,
     if not parts.distributed:
         labels = {k: v.to(parts.device, non_blocking=True) for k, v in parts.table.batch_labels(idx).items()}
     mark("labels")
+    balancing = cfg.train.balancing
+    features, taps = [], []
+    if balancing == "pcgrad":  # the heads' input: the shared representation gradient surgery starts from
+        taps = [m.head.register_forward_pre_hook(lambda _, args: features.append(args[0]))
+                for m in parts.model.modules() if isinstance(m, MultiTaskNet)]
     with parts.autocast:
         logits = parts.net(x)
+    for tap in taps:
+        tap.remove()
     if parts.distributed:  # the losses see the global batch, as one process on it would
         logits, idx = gather_global_batch(logits, idx)
         labels = {k: v.to(parts.device, non_blocking=True) for k, v in parts.table.batch_labels(idx).items()}
     mark("forward")
-    losses = parts.objective(logits, labels)
+    present: dict | None = {} if balancing != "none" else None
+    losses = parts.objective(logits, labels, present=present)
     mark("losses")
-    parts.optimizer.zero_grad(set_to_none=True)
-    parts.scaler.scale(losses["total"]).backward()
+    parts.optimizer.zero_grad(set_to_none=True)  # set_to_none: an absent task's log-variance keeps grad None
+    balance, backward_on = {}, losses["total"]
+    if parts.balancer is not None:
+        balance = parts.balancer.weights()  # exp(−s_t) this step's losses are weighted with
+        backward_on = losses["balanced"] = parts.balancer(losses, present)
+    terms = objectives(losses, present) if balancing == "pcgrad" else {}
+    if terms:
+        balance = pcgrad_backward({k: parts.scaler.scale(v) for k, v in terms.items()}, features,
+                                  parts.model.parameters())
+    else:
+        parts.scaler.scale(backward_on).backward()
     mark("backward")
     if cfg.train.grad_clip > 0:
         parts.scaler.unscale_(parts.optimizer)
@@ -150,9 +188,9 @@ def optimisation_step(parts: StepParts, images: torch.Tensor, idx: torch.Tensor,
     if parts.ema is not None:
         parts.ema.update_parameters(parts.model)
     mark("optimizer")
-    total = losses["total"].item()
+    total = backward_on.item()
     if not math.isfinite(total):
         raise FaceBehaviorError(f"loss became {total} at step {global_step + 1}; "
                                 "lower train.lr or enable train.grad_clip")
     mark("check")
-    return StepOutput(losses, x, logits, labels)
+    return StepOutput(losses, x, logits, labels, balance)

@@ -75,6 +75,8 @@ def train(cfg, resume: bool = False, say=print, on_step: Callable[[int], None] |
         state = load_train_state(source)
         load_weights(source, model)
         optimizer.load_state_dict(state["optimizer"])
+        if parts.balancer is not None:
+            parts.balancer.load_state_dict(state["balancer"])
         if parts.ema is not None:
             parts.ema.load_state_dict(state["ema"])
         scheduler.load_state_dict(state["scheduler"])
@@ -107,6 +109,8 @@ def train(cfg, resume: bool = False, say=print, on_step: Callable[[int], None] |
                  "best_score": float("nan") if best is None else best}
         if parts.ema is not None:
             state["ema"] = parts.ema.state_dict()
+        if parts.balancer is not None:
+            state["balancer"] = parts.balancer.state_dict()
         save_checkpoint(last_dir, model, make_meta(scores, thresholds), state)
 
     progress = None
@@ -120,12 +124,14 @@ def train(cfg, resume: bool = False, say=print, on_step: Callable[[int], None] |
         data.sampler.set_epoch(epoch, start_step)
         step_in_epoch = start_step
         for images, idx in data.loader:
-            losses = optimisation_step(parts, images, idx, global_step).losses
+            out = optimisation_step(parts, images, idx, global_step)
+            losses = out.losses
             global_step += 1
             step_in_epoch += 1
             if global_step % cfg.train.log_every == 0 or global_step == 1:
                 record = {"step": global_step, "epoch": epoch, "lr": scheduler.get_last_lr()[0]}
                 record.update({f"loss/{k}": float(v.detach()) for k, v in losses.items()})
+                record.update({f"balance/{k}": v for k, v in out.balance.items()})
                 logger.log(record)
                 if progress is not None:
                     progress.set_postfix({k.split(":")[0]: f"{float(v.detach()):.3f}" for k, v in losses.items()})

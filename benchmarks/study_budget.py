@@ -27,6 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "study_budget"
 DATA = ROOT / ".cache" / "synthface" / "affect"
 
+# The recipe every experiment starts from: the affect demo's before issue 16 (tiny fbn, lr 1e-2, batch
+# 128 with label sets in proportion to their rows, 3 epochs); each experiment changes it with --set.
+BASE = {"lr": 1e-2, "batch": 128, "stem_stride": 2, "widths": None}
+
 # the columns the table shows (database, task, metric key, header)
 SHOWN = [("synth_rafdb", "expr", "mean_diag", "RAF mean diag"),
          ("synth_affectnet", "expr", "accuracy", "AffectNet acc"),
@@ -61,7 +65,7 @@ def run(name: str, sets: list[str], coupling: dict | None, data_dir: Path, out: 
     from facebehavior.training.trainer import train
 
     preset = read_preset(data_dir / "preset.json")
-    cfg = base_config(preset, data_dir, 3)
+    cfg = base_config(preset, data_dir, 3, BASE)
     cfg.update(name=name, out_dir=str(out / name))
     cfg["coupling"] = [{"multiclass": "expr", "multilabel": "au", "relatedness": "du2014", **(coupling or {})}]
     cfg["train"]["seed"] = 0

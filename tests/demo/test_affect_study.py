@@ -54,6 +54,7 @@ def test_demo_plan_keeps_its_rows_and_one_single_task_seed(synth, tmp_path):
     plan = run_plan(preset, data, tmp_path, SETTINGS["demo"])
     coupled = [p for p in plan if p["group"] == "coupling"]
     assert len(coupled) == 5 * SETTINGS["demo"]["seeds"]
+    assert {s["batch_size"] for s in coupled[0]["config"]["data"]["label_sets"]} == {32}
     assert len([p for p in plan if p["group"] == "single-task"]) == 3
 
 
@@ -125,3 +126,16 @@ def test_finished_runs_are_skipped_on_resume(synth, tmp_path, monkeypatch):
     assert "ceiling" in got and got["ceiling"]["synth_rafdb expr mean_diag"]["ceiling"] > 0.3
     assert (out / "figures" / "learning_curves.png").is_file()
     assert math.isclose(got["summary"]["no coupling"]["synth_rafdb expr mean_diag"]["mean"], 0.3)
+
+
+def test_label_sets_share_the_batch_equally_and_single_task_nets_keep_only_their_databases(synth):
+    from facebehavior.demo.affect import label_sets
+
+    preset, _ = synth
+    sets = {s["name"]: s for s in label_sets(preset, 128)}
+    assert set(sets) == {"au", "expr", "expr+va", "va"}
+    assert {s["batch_size"] for s in sets.values()} == {32}
+    assert set(sets["au"]["databases"]) == {"synth_disfa", "synth_bp4d", "synth_emotionet"}
+    expr_only = {s["name"]: s["batch_size"] for s in label_sets(preset, 128, ("expr",))}
+    assert expr_only == {"expr": 64, "expr+va": 64}
+    assert {s["name"] for s in label_sets(preset, 128, ("au",))} == {"au"}

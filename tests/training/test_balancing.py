@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -18,7 +20,7 @@ from facebehavior.losses.objective import MultiTaskObjective
 from facebehavior.training.optim import build_optimizer, build_scheduler
 from facebehavior.training.step import _balancer
 from facebehavior.training.trainer import train
-from tests.training.conftest import AU_SUBSET, tiny_config
+from tests.training.conftest import AU_SUBSET, tiny_config, write_config
 
 NAN = float("nan")
 
@@ -30,7 +32,7 @@ def test_a_task_missing_from_many_batches_keeps_its_weight_exactly(optimizer):
     cfg = TrainConfig(optimizer=optimizer, lr=0.05, momentum=0.9, weight_decay=0.1, balancing="uncertainty")
     model = torch.nn.Linear(1, 2)
     opt = build_optimizer(cfg, model)
-    balancer = _balancer(cfg, tasks, opt, torch.device("cpu"), distributed=False)
+    balancer = _balancer(cfg, tasks, opt, torch.device("cpu"))
     scheduler = build_scheduler(cfg, opt, 100)
     objective = MultiTaskObjective(tasks)
     gen = torch.Generator().manual_seed(0)
@@ -59,15 +61,35 @@ def test_a_task_missing_from_many_batches_keeps_its_weight_exactly(optimizer):
     assert not torch.equal(balancer.log_var("a").detach(), s_a)
 
 
-def test_balancing_is_validated_and_pcgrad_refuses_ddp(tiny_manifest, tmp_path):
+def test_balancing_is_validated(tiny_manifest, tmp_path):
     base = tiny_config(tiny_manifest, tmp_path / "x", balancing="gradnorm")
     with pytest.raises(ConfigError, match="balancing"):
         load_config(base=base)
     with pytest.raises(ConfigError, match="balancing_lr"):
         load_config(base=tiny_config(tiny_manifest, tmp_path / "x", balancing="uncertainty", balancing_lr=0))
-    cfg = TrainConfig(balancing="pcgrad")
-    with pytest.raises(ConfigError, match="DDP"):
-        _balancer(cfg, [], torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1), torch.device("cpu"), True)
+
+
+@pytest.mark.slow  # two processes import torch and train two steps: ~20 s on 2 busy cores
+@pytest.mark.parametrize("method", ["uncertainty", "pcgrad"])
+def test_two_gloo_processes_balance_as_one_process_on_the_global_batch(method, tiny_manifest, tmp_path):
+    from tests.training.test_ddp import _assert_same, _env, _initial_weights, _one_process, _train_cmd, _weights
+
+    def config(out):
+        cfg = tiny_config(tiny_manifest, out, epochs=1, max_steps=2, balancing=method, balancing_lr=0.1)
+        cfg["data"]["augment"] = {"enabled": False}
+        return cfg
+
+    two_cfg = write_config(tmp_path / "two.yaml", config(tmp_path / "two"))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *_train_cmd(two_cfg)]
+    ddp = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    one_weights, _ = _one_process(config(tmp_path / "one"))
+    out, _ = ddp.communicate(timeout=300)
+    assert ddp.returncode == 0, out[-3000:]
+    _assert_same(one_weights, _weights(tmp_path / "two"), _initial_weights(config(tmp_path / "one")))
+    logs = [[json.loads(l) for l in (tmp_path / r / "log.jsonl").read_text().splitlines()] for r in ("one", "two")]
+    one, two = ([r for r in log if "loss/total" in r][-1] for log in logs)
+    for key in (k for k in one if k.startswith("balance/")):
+        assert two[key] == pytest.approx(one[key], abs=1e-5), key
 
 
 @pytest.fixture(scope="module")

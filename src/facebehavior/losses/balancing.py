@@ -70,23 +70,48 @@ def objectives(losses: dict[str, torch.Tensor], present: dict[str, bool]) -> dic
 
 
 def pcgrad_backward(terms: dict[str, torch.Tensor], features: list[torch.Tensor],
-                    params: Iterable[torch.Tensor]) -> dict[str, float]:
+                    params: Iterable[torch.Tensor], order_seed: int = 0,
+                    distributed: bool = False) -> dict[str, float]:
     """PCGrad's gradient of `terms` (name → scalar loss) into the `.grad` of `params`.
 
     `features`: the last shared representation(s) (the head's input): parameters reached through
     them are shared and get the surgery's combined gradient; the others (the head) get the plain sum
-    of the terms' gradients, i.e. each task's rows their own task's gradient. Returns each term's
-    weight in the combined shared gradient (1 each when nothing conflicts).
+    of the terms' gradients, i.e. each task's rows their own task's gradient. The random order of the
+    projections is drawn from `order_seed` (the same on every DDP rank). With `distributed` (terms
+    computed on the gathered global batch, the model's forward run outside DDP's gradient sync), each
+    rank's share of every term's gradient is averaged over the ranks before the surgery, as DDP
+    averages a plain gradient. Returns each term's weight in the combined shared gradient (1 each
+    when nothing conflicts).
     """
     from torchjd.aggregation import PCGrad
     from torchjd.autojac import jac_to_grad, mtl_backward
 
+    params = list(params)
     names = list(terms)
     if len(names) == 1:  # nothing to project against: plain backward
         terms[names[0]].backward()
+        _average_over_ranks(params, distributed)
         return {names[0]: 1.0}
-    # retain_graph: the tasks share one head layer (its rows), which torchjd would otherwise free
-    mtl_backward([terms[n] for n in names], features=features, retain_graph=True)
+    # retain_graph: the tasks share one head layer (its rows), which torchjd would otherwise free.
+    # Under DDP the backward crosses collectives (the gathered logits), which vmap cannot batch.
+    mtl_backward([terms[n] for n in names], features=features, retain_graph=True,
+                 parallel_chunk_size=1 if distributed else None)
+    _average_over_ranks(params, distributed)
     shared = [p for p in params if hasattr(p, "jac")]
-    weights = jac_to_grad(shared, PCGrad())
+    with torch.random.fork_rng(devices=[]):  # torchjd's PCGrad draws its orders from the CPU generator
+        torch.manual_seed(order_seed)
+        weights = jac_to_grad(shared, PCGrad())
     return {n: float(w) for n, w in zip(names, weights.tolist())}
+
+
+def _average_over_ranks(params: list[torch.Tensor], distributed: bool) -> None:
+    if not distributed:
+        return
+    import torch.distributed as dist
+
+    world = dist.get_world_size()
+    for p in params:
+        for value in (getattr(p, "jac", None), p.grad):
+            if value is not None:
+                dist.all_reduce(value)
+                value.div_(world)

@@ -76,7 +76,7 @@ def build_step_parts(cfg, tasks, table, couplings, device: torch.device, total_s
         model = global_batchnorm(model)
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     optimizer = build_optimizer(cfg.train, model)
-    balancer = _balancer(cfg.train, tasks, optimizer, device, distributed)
+    balancer = _balancer(cfg.train, tasks, optimizer, device)
     autocast, amp_dtype = _autocast(device, cfg.train.amp)
     return StepParts(cfg, net, model, objective, optimizer, build_scheduler(cfg.train, optimizer, total_steps),
                      torch.amp.GradScaler(enabled=cfg.train.amp == "fp16"), autocast, amp_dtype, device,
@@ -84,12 +84,9 @@ def build_step_parts(cfg, tasks, table, couplings, device: torch.device, total_s
                      batch_rows, balancer)
 
 
-def _balancer(train_cfg, tasks, optimizer, device, distributed: bool):
+def _balancer(train_cfg, tasks, optimizer, device):
     """train.balancing's state: uncertainty weighting's log-variances, in their own parameter group
     (no weight decay; `balancing_lr` or the model's lr, on the same schedule). None otherwise."""
-    if train_cfg.balancing == "pcgrad" and distributed:
-        raise ConfigError("train.balancing=pcgrad is not supported under DDP yet (each task's gradient would "
-                          "have to be all-reduced before the surgery); train on one process or use uncertainty")
     if train_cfg.balancing != "uncertainty":
         return None
     balancer = UncertaintyWeighting(t.name for t in tasks).to(device)
@@ -156,7 +153,9 @@ def optimisation_step(parts: StepParts, images: torch.Tensor, idx: torch.Tensor,
     if balancing == "pcgrad":  # the heads' input: the shared representation gradient surgery starts from
         taps = [m.head.register_forward_pre_hook(lambda _, args: features.append(args[0]))
                 for m in parts.model.modules() if isinstance(m, MultiTaskNet)]
-    with parts.autocast:
+    # pcgrad under DDP: no gradient sync in the backward; pcgrad_backward averages each term's gradient itself
+    sync = parts.net.no_sync() if taps and parts.distributed else contextlib.nullcontext()
+    with sync, parts.autocast:
         logits = parts.net(x)
     for tap in taps:
         tap.remove()
@@ -175,7 +174,7 @@ def optimisation_step(parts: StepParts, images: torch.Tensor, idx: torch.Tensor,
     terms = objectives(losses, present) if balancing == "pcgrad" else {}
     if terms:
         balance = pcgrad_backward({k: parts.scaler.scale(v) for k, v in terms.items()}, features,
-                                  parts.model.parameters())
+                                  parts.model.parameters(), cfg.train.seed * 7919 + global_step, parts.distributed)
     else:
         parts.scaler.scale(backward_on).backward()
     mark("backward")

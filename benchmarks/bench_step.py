@@ -16,7 +16,12 @@ process CPU time, are printed as checks on the noise. Shares (coupling, overhead
 Prints a table, writes benchmarks/results/bench_step.json.
 Also counted: minor page faults per step and per bare pass (memory the OS had to map in again);
 `--system-malloc` runs with glibc's default allocator behaviour instead of train.reuse_freed_memory.
+Task balancing (issue 21): `--balancing none uncertainty pcgrad` runs each case once per
+`train.balancing` method and prints each method's step over the plain step (`none`, medians) and,
+for the gradient-level method, its backward phase over the plain backward: the factor its per-objective
+backward passes cost (PCGrad differentiates each present task and each coupling term separately).
 Run: .venv/bin/python benchmarks/bench_step.py [--repeats 8] [--threads N] [--device cuda] [--system-malloc] [--only CASE ...]
+     [--balancing METHOD ...]
 """
 
 from __future__ import annotations
@@ -74,7 +79,7 @@ def write_dataset(root: Path, size: int) -> Path:
 
 
 def experiment(manifest: Path, size: int, preset: str, scale: float, augment: dict,
-               device: str = "cpu", reuse_freed_memory: bool = True) -> ExperimentConfig:
+               device: str = "cpu", reuse_freed_memory: bool = True, balancing: str = "none") -> ExperimentConfig:
     sizes = {name: max(1, int(b * scale)) for name, b in SETS.items()}
     return from_dict(ExperimentConfig, {
         "name": "bench_step",
@@ -88,7 +93,8 @@ def experiment(manifest: Path, size: int, preset: str, scale: float, augment: di
         "coupling": [{"multiclass": "expr", "multilabel": "au", "relatedness": "du2014",
                       "coannotation": {"enabled": True}, "soft_coannotation": {"enabled": True},
                       "distribution_matching": {"enabled": True}}],
-        "train": {"device": device, "progress": False, "reuse_freed_memory": reuse_freed_memory},
+        "train": {"device": device, "progress": False, "reuse_freed_memory": reuse_freed_memory,
+                  "balancing": balancing},
     })
 
 
@@ -151,11 +157,11 @@ def bare_forward_backward(rig: Rig, x: torch.Tensor) -> tuple[float, float, int]
 
 
 def bench(name: str, preset: str, size: int, scale: float, augment: str, repeats: int, root: Path,
-          device: str = "cpu", reuse_freed_memory: bool = True) -> dict:
+          device: str = "cpu", reuse_freed_memory: bool = True, balancing: str = "none") -> dict:
     manifest = root / f"data{size}" / "manifest.csv"
     if not manifest.exists():
         write_dataset(manifest.parent, size)
-    rig = Rig(experiment(manifest, size, preset, scale, AUGMENT[augment], device, reuse_freed_memory))
+    rig = Rig(experiment(manifest, size, preset, scale, AUGMENT[augment], device, reuse_freed_memory, balancing))
     batches = rig.batches()
     rows, x = [], None
     for step in range(repeats + 2):  # two warm-up steps
@@ -180,7 +186,8 @@ def bench(name: str, preset: str, size: int, scale: float, augment: str, repeats
     med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}  # shares: medians, steadier than one step
     ratios = [r["step"] / r["bare"] for r in rows]
     batch = sum(s.batch_size for s in rig.data.sampler.sets)
-    return {"name": name, "preset": preset, "input": size, "batch": batch, "augment": augment, "repeats": repeats,
+    return {"name": name if balancing == "none" else f"{name} {balancing}", "case": name, "balancing": balancing,
+            "preset": preset, "input": size, "batch": batch, "augment": augment, "repeats": repeats,
             "best_ms": ms, "median_ms": {k: round(v * 1000, 1) for k, v in med.items()}, "page_faults_median": faults,
             "step_over_bare": round(statistics.median(ratios), 3),
             "step_over_bare_quartiles": [round(q, 3) for q in np.quantile(ratios, [0.25, 0.75])],
@@ -208,6 +215,9 @@ def main() -> None:
                         "timed after a device synchronise")
     parser.add_argument("--system-malloc", action="store_true", help="train.reuse_freed_memory=false: glibc's "
                         "default allocator behaviour, which page-faults large blocks in again every step")
+    parser.add_argument("--balancing", nargs="+", default=["none"], choices=["none", "uncertainty", "pcgrad"],
+                        help="train.balancing methods to time per case (default: none); with several, each "
+                        "method's step and backward over the plain ones")
     parser.add_argument("--out", default="benchmarks/results/bench_step.json")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -221,8 +231,9 @@ def main() -> None:
             if args.only and name not in args.only:
                 continue
             repeats = args.repeats if preset == "tiny" else max(3, args.repeats // 2)
-            results.append(bench(name, preset, size, scale, augment, repeats, Path(tmp), args.device,
-                                 not args.system_malloc))
+            for method in args.balancing:
+                results.append(bench(name, preset, size, scale, augment, repeats, Path(tmp), args.device,
+                                     not args.system_malloc, method))
     load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     print(f"ms of the fastest step; {torch.get_num_threads()} threads; 1-min load average before/after: {load}")
     print("step/bare: median over pairs; best/best and cpu best/best: fastest step over fastest bare pass")
@@ -244,13 +255,44 @@ def main() -> None:
         ok_coupling = r["coupling_share"] <= 0.05
         print(f"{r['name']}: step/bare = {r['step_over_bare']} (quartiles {low}–{high}; target ≤ 1.10: {verdict}), "
               f"coupling share = {r['coupling_share']:.1%} (target ≤ 5%: {'met' if ok_coupling else 'NOT met'})")
+    balancing = balancing_costs(results)
+    for line in balancing.pop("lines"):
+        print(line)
     write_result(args.out, {"machine": machine(threads=torch.get_num_threads(), torch=torch.__version__,
                                                device=args.device, load_average_1min_before_after=load,
                                                reuse_freed_memory=not args.system_malloc),
                             "timing": "step_over_bare: median of per-pair ratios (step_over_bare_quartiles: their "
                                       "quartiles); best_ms: the fastest step (its phases) and bare pass",
-                            "results": results}, indent=1)
+                            "results": results, **({"balancing": balancing} if balancing["costs"] else {})},
+                 indent=1)
 
 
-if __name__ == "__main__":
-    main()
+def balancing_costs(results: list[dict]) -> dict:
+    """Each balancing method's step and backward over the same case's plain (`none`) ones.
+
+    Cases run one after another, so a busy machine moves their raw times apart; each is therefore
+    also read against its own bare forward + backward, timed alternately with its steps
+    (`*_over_bare_factor`: the method's step / bare over the plain step / bare, the same for backward).
+    """
+    plain = {r["case"]: r for r in results if r["balancing"] == "none"}
+    costs, lines = [], []
+    for r in results:
+        base = plain.get(r["case"])
+        if r["balancing"] == "none" or base is None:
+            continue
+        med, ref = r["median_ms"], base["median_ms"]
+        cost = {"case": r["case"], "balancing": r["balancing"], "step_ms": med["step"], "plain_step_ms": ref["step"],
+                "step_factor": round(med["step"] / ref["step"], 3),
+                "backward_ms": med["backward"], "plain_backward_ms": ref["backward"],
+                "backward_factor": round(med["backward"] / ref["backward"], 3),
+                "step_over_bare_factor": round(r["step_over_bare"] / base["step_over_bare"], 3),
+                "backward_over_bare_factor": round(med["backward"] / med["bare"] / (ref["backward"] / ref["bare"]), 3)}
+        costs.append(cost)
+        lines.append(f"{r['case']} {r['balancing']}: step {cost['step_over_bare_factor']}x and backward "
+                     f"{cost['backward_over_bare_factor']}x the plain ones, each against its own bare pass "
+                     f"(raw medians: step {med['step']} ms vs {ref['step']} ms = {cost['step_factor']}x, backward "
+                     f"{cost['backward_factor']}x)")
+    return {"costs": costs, "lines": lines,
+            "note": "medians over the timed steps; *_over_bare_factor reads each case against its own bare "
+                    "forward + backward (steadier on a busy machine); pcgrad's objectives here: 3 tasks + 2 "
+                    "coupling terms (soft co-annotation, distribution matching), all present in every batch"}

@@ -174,3 +174,17 @@ def test_training_with_balancing_learns_and_resumes_exactly(method, learnable_ma
     assert task_loss(last) < 0.9 * task_loss(first), (task_loss(first), task_loss(last))
     cut_steps = [json.loads(l)["step"] for l in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
     assert cut_steps == sorted(cut_steps)
+
+
+@pytest.mark.parametrize("variant", ["bf16", "ensemble"])
+def test_pcgrad_trains_under_bf16_autocast_and_with_an_ensemble(variant, tiny_manifest, tmp_path):
+    # bf16: torch.vmap cannot batch the terms' backward through an autocast graph, so they go one by one;
+    # an ensemble: every member's head input is a shared representation of its own
+    cfg = tiny_config(tiny_manifest, tmp_path / "run", epochs=1, max_steps=2, balancing="pcgrad",
+                      **({"amp": "bf16"} if variant == "bf16" else {}))
+    if variant == "ensemble":
+        cfg["model"]["members"] = 2
+    train(load_config(base=cfg), say=lambda *_: None)
+    steps = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    steps = [r for r in steps if "loss/total" in r]
+    assert len(steps) == 2 and all(r["balance/au"] >= 1.0 for r in steps)

@@ -71,7 +71,7 @@ def objectives(losses: dict[str, torch.Tensor], present: dict[str, bool]) -> dic
 
 def pcgrad_backward(terms: dict[str, torch.Tensor], features: list[torch.Tensor],
                     params: Iterable[torch.Tensor], order_seed: int = 0,
-                    distributed: bool = False) -> dict[str, float]:
+                    distributed: bool = False, batched: bool = True) -> dict[str, float]:
     """PCGrad's gradient of `terms` (name → scalar loss) into the `.grad` of `params`.
 
     `features`: the last shared representation(s) (the head's input): parameters reached through
@@ -80,7 +80,8 @@ def pcgrad_backward(terms: dict[str, torch.Tensor], features: list[torch.Tensor]
     projections is drawn from `order_seed` (the same on every DDP rank). With `distributed` (terms
     computed on the gathered global batch, the model's forward run outside DDP's gradient sync), each
     rank's share of every term's gradient is averaged over the ranks before the surgery, as DDP
-    averages a plain gradient. Returns each term's weight in the combined shared gradient (1 each
+    averages a plain gradient. `batched`: differentiate the terms together through torch.vmap
+    (False: one after another, as under DDP; vmap fails on a bf16/fp16 autocast graph). Returns each term's weight in the combined shared gradient (1 each
     when nothing conflicts).
     """
     from torchjd.aggregation import PCGrad
@@ -95,7 +96,7 @@ def pcgrad_backward(terms: dict[str, torch.Tensor], features: list[torch.Tensor]
     # retain_graph: the tasks share one head layer (its rows), which torchjd would otherwise free.
     # Under DDP the backward crosses collectives (the gathered logits), which vmap cannot batch.
     mtl_backward([terms[n] for n in names], features=features, retain_graph=True,
-                 parallel_chunk_size=1 if distributed else None)
+                 parallel_chunk_size=None if batched and not distributed else 1)
     _average_over_ranks(params, distributed)
     shared = [p for p in params if hasattr(p, "jac")]
     with torch.random.fork_rng(devices=[]):  # torchjd's PCGrad draws its orders from the CPU generator

@@ -174,7 +174,8 @@ def optimisation_step(parts: StepParts, images: torch.Tensor, idx: torch.Tensor,
     terms = objectives(losses, present) if balancing == "pcgrad" else {}
     if terms:
         balance = pcgrad_backward({k: parts.scaler.scale(v) for k, v in terms.items()}, features,
-                                  parts.model.parameters(), cfg.train.seed * 7919 + global_step, parts.distributed)
+                                  parts.model.parameters(), cfg.train.seed * 7919 + global_step, parts.distributed,
+                                  batched=parts.amp_dtype is None)
     else:
         parts.scaler.scale(backward_on).backward()
     mark("backward")

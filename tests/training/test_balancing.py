@@ -188,3 +188,20 @@ def test_pcgrad_trains_under_bf16_autocast_and_with_an_ensemble(variant, tiny_ma
     steps = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     steps = [r for r in steps if "loss/total" in r]
     assert len(steps) == 2 and all(r["balance/au"] >= 1.0 for r in steps)
+
+
+def test_a_task_no_batch_labels_keeps_its_weight_through_the_trainer(tiny_manifest, tmp_path):
+    # no VA database: va is declared but absent from every batch, under SGD with momentum and weight
+    # decay; its log-variance must stay exactly at its start (0)
+    rows = pd.read_csv(tiny_manifest)
+    rows = rows[rows.database != "db_va"].assign(path=lambda d: [str(tiny_manifest.parent / p) for p in d.path])
+    rows.to_csv(tmp_path / "no_va.csv", index=False)
+    cfg = tiny_config(tmp_path / "no_va.csv", tmp_path / "run", epochs=2, max_steps=6, balancing="uncertainty",
+                      balancing_lr=0.1, weight_decay=0.1)
+    train(load_config(base=cfg), say=lambda *_: None)
+    state = torch.load(tmp_path / "run" / "checkpoints" / "last" / "train_state.pt", weights_only=True)
+    log_vars = dict(zip(["expr", "au", "va"], state["balancer"].values()))
+    assert float(log_vars["va"]) == 0.0
+    assert float(log_vars["expr"]) != 0.0 and float(log_vars["au"]) != 0.0
+    steps = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["balance/va"] for r in steps if "loss/total" in r] == [1.0] * 6

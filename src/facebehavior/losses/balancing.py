@@ -19,8 +19,9 @@ AdamW skip entirely, and the log-variances sit in their own parameter group with
 
 **pcgrad** (Yu et al., NeurIPS 2020, "Gradient Surgery for Multi-Task Learning", Algorithm 1),
 through the maintained `torchjd` package (`mtl_backward` + its `PCGrad` aggregator): the gradient of
-each objective (each present task's loss, and each coupling term) on the shared parameters, all
-computed by one batched backward pass through the backbone; each is projected off the others'
+each objective (each present task's loss, and each coupling term) on the shared parameters (batched
+with torch.vmap, which saves calls, not arithmetic: about one plain backward per objective, measured
+in docs/coupling.md); each is projected off the others'
 conflicting components (g_i ← g_i − (g_i·g_j / |g_j|²) g_j whenever g_i·g_j < 0, the others in
 random order) and the results are summed. The head's parameters are task-specific: every task's rows
 get its own task's gradient, unprojected.

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -81,7 +82,7 @@ def run(name: str, sets: list[str], coupling: dict | None, data_dir: Path, out: 
               "seconds": time.time() - t0, "loadavg_end": os.getloadavg(), "history": result.history,
               "results": load_results(Path(report).with_name("metrics.json")),
               "command": "nice -n 15 .venv/bin/python benchmarks/study_budget.py " + name +
-                         "".join(f" --set {s}" for s in sets) +
+                         "".join(f" --set {shlex.quote(s)}" for s in sets) +
                          (f" --coupling '{json.dumps(coupling)}'" if coupling else "")}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=1, default=float))
@@ -101,6 +102,8 @@ def table(data_dir: Path) -> str:
             f"{ceil[db][task][key][kind]:.3f}" for db, task, key, _ in SHOWN) + " |")
     for path in sorted(RESULTS.glob("*.json"), key=lambda p: p.stat().st_mtime):
         r = json.loads(path.read_text())
+        if "results" not in r:  # stopped early: its learning curve only
+            continue
         cells = []
         for db, task, key, _ in SHOWN:
             v = lookup(r["results"], db, task, key)
@@ -109,6 +112,33 @@ def table(data_dir: Path) -> str:
         lines.append(f"| {r['name']} | {len(r['history'])} | {steps} | {r['train_seconds'] / 60:.1f} | "
                      + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def plot(out_png: Path) -> Path:
+    """Validation learning curves of every experiment against training steps."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    keys = [("eval/synth_rafdb/expr/mean_diag", "synth_rafdb mean diagonal (val)"),
+            ("eval/synth_affwild/va/ccc/valence", "synth_affwild CCC-V (val)"),
+            ("eval/synth_affwild/va/ccc/arousal", "synth_affwild CCC-A (val)"),
+            ("eval/synth_emotionet/au/f1", "synth_emotionet AU F1 at 0.5 (val)")]
+    fig = Figure(figsize=(13, 8))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 2).ravel()
+    for path in sorted(RESULTS.glob("*.json"), key=lambda p: p.stat().st_mtime):
+        r = json.loads(path.read_text())
+        for ax, (key, title) in zip(axes, keys):
+            pts = [(h["step"], h[key]) for h in r["history"] if key in h]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", ms=2.5, lw=1.1, label=r["name"])
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel("training step", fontsize=8)
+            ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    return out_png
 
 
 def main(argv=None) -> int:
@@ -122,6 +152,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.table:
         print(table(args.data))
+        print(f"curves: {plot(RESULTS / 'curves.png')}")
         return 0
     if not args.name:
         ap.error("give an experiment name or --table")

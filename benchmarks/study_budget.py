@@ -126,12 +126,16 @@ def plot(out_png: Path) -> Path:
     fig = Figure(figsize=(13, 8))
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 2).ravel()
-    for path in sorted(RESULTS.glob("*.json"), key=lambda p: p.stat().st_mtime):
-        r = json.loads(path.read_text())
+    import matplotlib
+
+    records = sorted((json.loads(p.read_text()) for p in RESULTS.glob("*.json")), key=lambda r: r["name"])
+    colours = matplotlib.colormaps["tab20"]
+    for i, r in enumerate(records):
         for ax, (key, title) in zip(axes, keys):
             pts = [(h["step"], h[key]) for h in r["history"] if key in h]
             if pts:
-                ax.plot(*zip(*pts), marker="o", ms=2.5, lw=1.1, label=r["name"])
+                ax.plot(*zip(*pts), marker="o", ms=2.5, lw=1.1, label=r["name"], color=colours(i % 20),
+                        ls="--" if i >= 10 else "-")
             ax.set_title(title, fontsize=9)
             ax.set_xlabel("training step", fontsize=8)
             ax.grid(alpha=0.3)

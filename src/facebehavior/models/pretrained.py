@@ -66,13 +66,14 @@ def sha256_of(file: str | Path) -> str:
 
 
 def ship_checkpoint(checkpoint: str | Path, name: str, summary: dict, weights_dir: Path | None = None,
-                    preprocessing: dict | None = None, hidden_tasks=()) -> Path:
+                    preprocessing: dict | None = None, hidden_tasks=(), training_databases=None) -> Path:
     """Copy a trained checkpoint's weights and meta into the package as shipped model `name`.
 
     The meta's config keeps what rebuilds the network but not the training data's local paths;
     `preprocessing` replaces the recorded input record (e.g. to switch on mirrored-crop averaging
     that was measured to help). `hidden_tasks`: heads `analyze` does not write (`output: false`,
-    e.g. a protocol-only head). `summary` (what it predicts, its measured results and the command
+    e.g. a protocol-only head). `training_databases` fills in what a checkpoint saved before they
+    were recorded cannot say (its domain). `summary` (what it predicts, its measured results and the command
     that trained it) goes into models.json beside the checksum.
     """
     import shutil
@@ -84,6 +85,8 @@ def ship_checkpoint(checkpoint: str | Path, name: str, summary: dict, weights_di
     meta["config"]["out_dir"] = None
     if preprocessing is not None:
         meta["preprocessing"] = preprocessing
+    if training_databases and not meta.get("training_databases"):
+        meta["training_databases"] = sorted(training_databases)
     for task in meta["tasks"] + meta["config"]["tasks"]:
         if task["name"] in hidden_tasks:
             task["output"] = False

@@ -139,3 +139,17 @@ def test_label_sets_share_the_batch_equally_and_single_task_nets_keep_only_their
     expr_only = {s["name"]: s["batch_size"] for s in label_sets(preset, 128, ("expr",))}
     assert expr_only == {"expr": 64, "expr+va": 64}
     assert {s["name"] for s in label_sets(preset, 128, ("au",))} == {"au"}
+
+
+def test_single_task_networks_train_as_many_steps_as_the_multi_task_one(synth, tmp_path):
+    preset, data = synth
+    plan = run_plan(preset, data, tmp_path, SETTINGS["full"])
+    by = {(p["label"], p["seed"]): p["config"]["train"] for p in plan}
+    n_au = sum(d["sizes"]["train"] for d in preset["databases"] if d["name"] in
+               ("synth_disfa", "synth_bp4d", "synth_emotionet"))
+    mt_steps = SETTINGS["full"]["epochs"] * -(-n_au // 32)
+    for label in ("ST expr", "ST au", "ST va", "scarce: ST expr"):
+        st = by[(label, 0)]
+        assert st["max_steps"] == mt_steps, label
+        assert st["epochs"] * 1 >= 1 and st["eval_every"] >= 1
+    assert "max_steps" not in by[("no coupling", 0)]

@@ -153,6 +153,22 @@ def label_sets(preset: dict, batch: int, tasks=None) -> list[dict]:
     return [{"name": k, "databases": v, "batch_size": batch // len(groups)} for k, v in groups.items()]
 
 
+def _steps_per_epoch(preset: dict, sets: list[dict], thinned: bool, expr_only: bool = False) -> int:
+    """Steps of an epoch with these label sets (the sampler's rule: the set that takes longest to use
+    up). Rows are each database's train split; with scarce labels an expression-only set keeps
+    SCARCE_KEEP of them, and so does every set of an expression-only network (`expr_only`)."""
+    import math
+
+    sizes = {d["name"]: d["sizes"].get("train", 0) for d in preset["databases"]}
+    steps = 1
+    for s in sets:
+        n = sum(sizes[db] for db in s["databases"])
+        if thinned and (s["name"] == "expr" or expr_only):
+            n = round(SCARCE_KEEP * n)
+        steps = max(steps, math.ceil(n / s["batch_size"]))
+    return steps
+
+
 def scarce_manifests(preset: dict, data_dir: Path, keep: float = SCARCE_KEEP, seed: int = 0) -> dict[str, str]:
     """{manifest: thinned copy} for each training database with expression labels: the copy keeps
     `keep` of its train rows' expression labels (a fixed random draw per database, the same for every
@@ -202,6 +218,11 @@ def run_plan(preset: dict, data_dir: Path, out: Path, settings: dict, rows: list
             cfg.update(name=slug, out_dir=str(out / "runs" / slug))
             if settings.get("equal_sets"):
                 cfg["data"]["label_sets"] = label_sets(preset, settings["batch"], row.tasks)
+                if row.tasks:  # the multi-task network's number of steps, validated as often
+                    total = settings["epochs"] * _steps_per_epoch(preset, label_sets(preset, settings["batch"]), False)
+                    per_epoch = _steps_per_epoch(preset, cfg["data"]["label_sets"], row.scarce, row.tasks == ("expr",))
+                    cfg["train"].update(max_steps=total, epochs=-(-total // per_epoch),
+                                        eval_every=max(1, round(total / settings["epochs"] / per_epoch)))
             if row.tasks:
                 cfg["tasks"] = [t for t in TASKS if t["name"] in row.tasks]
             else:

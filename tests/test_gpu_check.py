@@ -12,6 +12,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # trains, or spawns processes (make test-fast leaves it out)
 def test_without_a_gpu_the_check_says_so_and_exits_0(tmp_path):
     import torch
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from facebehavior.cli.main import main
 from facebehavior.demo.affect import VARIANTS
 
 
+@pytest.mark.slow  # trains, or spawns processes (make test-fast leaves it out)
 def test_quick_demo_writes_the_table_verdicts_and_figures(tmp_path, capsys):
     out, data = tmp_path / "demo", tmp_path / "synthface"
     assert main(["demo", "--quick", "--out", str(out), "--data", str(data)]) == 0

@@ -10,7 +10,14 @@ import pytest
 
 from facebehavior.cli.main import main
 from facebehavior.demo import identity
-from facebehavior.demo.identity import COLUMNS, FBN_ROWS, QUICK, TIMM_ROWS, run_plan, table_rows
+from facebehavior.demo.identity import (
+    COLUMNS,
+    FBN_ROWS,
+    QUICK,
+    TIMM_ROWS,
+    run_plan,
+    table_rows,
+)
 
 TABLE8_ROWS = [*TIMM_ROWS, *FBN_ROWS]
 
@@ -71,6 +78,7 @@ def test_single_task_networks_merge_per_seed_into_one_row():
     assert "f1/Male" in st[0]["synth_celeba"]["attributes"]  # per-attribute values travel along
 
 
+@pytest.mark.slow  # trains, or spawns processes (make test-fast leaves it out)
 def test_quick_demo_end_to_end(tmp_path, capsys):
     out, data = tmp_path / "demo_identity", tmp_path / "synthface_identity"
     assert main(["demo", "--study", "identity", "--quick", "--out", str(out), "--data", str(data)]) == 0

@@ -45,6 +45,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # trains, or spawns processes (make test-fast leaves it out)
 def test_gather_two_gloo_processes(tmp_path):
     import torch.multiprocessing as mp
 

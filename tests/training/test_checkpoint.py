@@ -227,6 +227,7 @@ def _save_step(path, step: int):
     save_checkpoint(path, model, meta, {"global_step": step})
 
 
+@pytest.mark.slow  # trains, or spawns processes (make test-fast leaves it out)
 def test_a_save_killed_at_any_point_leaves_a_complete_checkpoint_and_the_next_save_cleans_up(tmp_path, monkeypatch):
     from facebehavior.models.checkpoint import find_checkpoint
 

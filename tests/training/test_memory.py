@@ -35,6 +35,7 @@ print(json.dumps({"system": system, "applied": applied, "kept": faults_per_step(
 
 
 @pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
+@pytest.mark.slow  # trains, or spawns processes (make test-fast leaves it out)
 def test_freed_memory_is_reused_without_page_faults():
     result = json.loads(subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
                                        check=True).stdout)

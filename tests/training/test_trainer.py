@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -57,6 +58,7 @@ def test_a_run_is_the_same_whether_it_decodes_the_image_cache_or_loads_it(tiny_m
     assert again == decoded
 
 
+@pytest.mark.slow  # trains, or spawns processes (make test-fast leaves it out)
 def test_kill_and_resume_matches_an_uninterrupted_run(tiny_manifest, tmp_path):
     # 135 train rows / batch 30 → 5 steps per epoch; 2 epochs = 10 steps; checkpoint every 3 steps.
     ref_cfg = write_config(tmp_path / "ref.yaml", tiny_config(tiny_manifest, tmp_path / "ref", checkpoint_every=3))
@@ -82,6 +84,7 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tiny_manifest, tmp_path):
     assert steps == sorted(steps)  # the log reads as one run after truncation
 
 
+@pytest.mark.slow  # trains, or spawns processes (make test-fast leaves it out)
 def test_ddp_two_gloo_processes_end_identical_and_evaluate_whole_set(tiny_manifest, tmp_path):
     cfg = write_config(tmp_path / "ddp.yaml", tiny_config(tiny_manifest, tmp_path / "ddp", epochs=1))
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
@@ -96,6 +99,7 @@ def test_ddp_two_gloo_processes_end_identical_and_evaluate_whole_set(tiny_manife
     assert evals["eval/db_expr/expr/n"] == 15 and evals["eval/db_va/va/n"] == 15
 
 
+@pytest.mark.slow  # trains, or spawns processes (make test-fast leaves it out)
 def test_bad_config_value_is_a_clear_cli_error(tiny_manifest, tmp_path):
     cfg = write_config(tmp_path / "bad.yaml", tiny_config(tiny_manifest, tmp_path / "bad", optimiser="sgd"))
     done = _run_cli(["train", "-c", str(cfg)], check=False)

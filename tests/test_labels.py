@@ -9,7 +9,6 @@ from facebehavior.labels import (
     EXPRESSIONS,
     TaskSpec,
     affect_tasks,
-    au_name,
     resolve_labels,
 )
 
@@ -20,12 +19,6 @@ def test_canonical_label_spaces():
     assert AU_NAMES[0] == "au1" and AU_NAMES[-1] == "au26" and len(AU_NAMES) == 17
     assert len(CELEBA_ATTRIBUTES) == 40 and len(set(CELEBA_ATTRIBUTES)) == 40
     assert CELEBA_ATTRIBUTES[31] == "Smiling"
-
-
-def test_au_name_rejects_non_canonical_aus():
-    assert au_name(12) == "au12"
-    with pytest.raises(ValueError, match="AU 11"):
-        au_name(11)
 
 
 def test_affect_tasks_columns_and_defaults():

@@ -44,13 +44,6 @@ LABEL_SPACES: dict[str, tuple[str, ...]] = {
 }
 
 
-def au_name(number: int) -> str:
-    """`12` -> `"au12"`; raises for an AU outside the canonical 17."""
-    if number not in AUS:
-        raise ValueError(f"AU {number} is not one of the 17 canonical AUs {AUS}")
-    return f"au{number}"
-
-
 @dataclass(frozen=True)
 class TaskSpec:
     """One output task of the network: its kind, label names, loss and weight λ."""

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from facebehavior.data.importers import IMPORTERS, import_database
-from facebehavior.data.importers.base import ImportReport, five_from_68, group_split, hashed_split, row_split
+from facebehavior.data.importers.base import ImportReport, five_from_68, group_split, hashed_split
 from facebehavior.errors import ConfigError, DataFormatError
 
 
@@ -28,12 +28,11 @@ def test_group_split_is_deterministic_and_keeps_groups_whole():
     assert set(group_split(["only"], {"val": 0.5}, 0).values()) == {"train"}  # train keeps one group
 
 
-def test_hashed_and_row_splits():
+def test_hashed_splits():
     keys = [f"img{i}.jpg" for i in range(2000)]
     split = hashed_split(keys, 0.1, seed=0)
     assert 150 < (split == "val").sum() < 250
     assert (hashed_split(keys[:10], 0.1, seed=0) == split[:10]).all()  # stable whatever else is there
-    assert (row_split(10, 0.3, 1) == "val").sum() == 3
 
 
 def test_five_points_from_68():

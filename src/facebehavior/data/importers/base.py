@@ -330,16 +330,6 @@ def group_split(groups, fractions: dict[str, float], seed: int, rest: str = "tra
     return out
 
 
-def row_split(count: int, fraction: float, seed: int, split: str = "val", rest: str = "train") -> np.ndarray:
-    """Per-row random split (for databases without subject ids): `fraction` of rows → `split`."""
-    labels = np.full(count, rest, dtype=object)
-    n = int(round(fraction * count))
-    if fraction > 0 and count > 1:
-        n = min(max(n, 1), count - 1)
-    labels[np.random.default_rng(seed).permutation(count)[:n]] = split
-    return labels
-
-
 def hashed_split(keys, fraction: float, seed: int, split: str = "val", rest: str = "train") -> np.ndarray:
     """Per-key split from a hash of (seed, key): stable whatever else is kept or dropped.
 

@@ -153,3 +153,31 @@ def test_single_task_networks_train_as_many_steps_as_the_multi_task_one(synth, t
         assert st["max_steps"] == mt_steps, label
         assert st["epochs"] * 1 >= 1 and st["eval_every"] >= 1
     assert "max_steps" not in by[("no coupling", 0)]
+
+
+def test_resume_continues_only_a_run_with_the_same_configuration(synth, tmp_path, monkeypatch):
+    """A run folder left by another configuration (a changed plan) starts over instead of resuming."""
+    import facebehavior.evaluation.report as report_mod
+    import facebehavior.evaluation.run as run_mod
+    import facebehavior.training.trainer as trainer_mod
+    from facebehavior.config import config_to_yaml, load_config
+
+    preset, data = synth
+    cfg = run_plan(preset, data, tmp_path, {**SETTINGS["quick"], "size": "quick"})[0]["config"]
+    calls = []
+
+    class Result:
+        run_dir, best_checkpoint, seconds, history = Path(cfg["out_dir"]), "ckpt", 1.0, []
+
+    monkeypatch.setattr(trainer_mod, "train", lambda c, resume, say: calls.append(resume) or Result())
+    monkeypatch.setattr(run_mod, "evaluate_run", lambda *a, **k: tmp_path / "metrics.json")
+    monkeypatch.setattr(report_mod, "load_results", lambda p: {})
+    run_dir = Path(cfg["out_dir"])
+    (run_dir / "checkpoints" / "last").mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(config_to_yaml(load_config(base=cfg)))
+    affect.train_and_evaluate(cfg, plots=False, resume=True)
+    (run_dir / "checkpoints" / "last").mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text("something else\n")
+    affect.train_and_evaluate(cfg, plots=False, resume=True)
+    assert calls == [True, False]
+    assert not (run_dir / "config.yaml").exists()  # the old folder was cleared for the fresh run

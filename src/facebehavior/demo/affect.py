@@ -244,8 +244,14 @@ def train_and_evaluate(cfg_dict: dict, plots: bool, resume: bool = False) -> dic
     from facebehavior.evaluation.run import evaluate_run
     from facebehavior.training.trainer import train
 
+    from facebehavior.config import config_to_yaml
+
     cfg = load_config(base=cfg_dict)
-    can_resume = resume and (Path(cfg_dict["out_dir"]) / "checkpoints" / "last").exists()
+    run_dir = Path(cfg_dict["out_dir"])
+    saved = run_dir / "config.yaml"
+    # resume only the same run: a folder left by another configuration (a changed plan) starts over
+    can_resume = (resume and (run_dir / "checkpoints" / "last").exists() and saved.exists()
+                  and saved.read_text() == config_to_yaml(cfg))
     if not can_resume and Path(cfg_dict["out_dir"]).exists():
         shutil.rmtree(cfg_dict["out_dir"])  # a fresh run: nothing of an older one in its folder
     result = train(cfg, resume=can_resume, say=lambda *_: None)

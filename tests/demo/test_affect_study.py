@@ -99,6 +99,7 @@ def test_comparisons_give_intervals_and_holm_over_the_family():
     assert same["p_holm"] >= same["p"]
 
 
+@pytest.mark.slow  # generates SynthFace and fits the ceiling's models (seconds to minutes)
 def test_finished_runs_are_skipped_on_resume(synth, tmp_path, monkeypatch):
     """--resume reads every finished run's result instead of training it again; the report is written
     from them (here: every run finished, so nothing trains)."""

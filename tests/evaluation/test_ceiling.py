@@ -60,6 +60,7 @@ def test_accuracy_chance_is_the_train_majority_class(tmp_path):
     assert got["ceiling"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow  # generates SynthFace and fits the ceiling's models (seconds to minutes)
 def test_generated_synthface_gets_a_ceiling_per_report_column(tmp_path):
     """On real generator output (tiny scale): every training and unseen column has a ceiling above
     chance, unseen databases included (fitted on the training databases' train splits)."""

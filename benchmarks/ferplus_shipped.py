@@ -83,14 +83,14 @@ def _previous_network(size: int):
     from facebehavior.labels import TaskSpec
     from facebehavior.models.multitask import MultiTaskNet
     from facebehavior.models.fbn import create_fbn
+    from facebehavior.models.preprocessing import Preprocessing, normalize
 
     backbone, features = create_fbn("small")
     net = MultiTaskNet(backbone, features, [TaskSpec("expr", "multiclass", tuple("abcdefg"))]).eval()
 
     def run(crops):
         with torch.inference_mode():
-            x = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 127.5 - 1
-            return net(x)["expr"].softmax(1)
+            return net(normalize(torch.from_numpy(crops).permute(0, 3, 1, 2), Preprocessing()))["expr"].softmax(1)
     return run
 
 

@@ -61,9 +61,12 @@ def training_input(images: torch.Tensor, cfg, generator: torch.Generator,
     folded into the brightness/contrast pass (flips and bilinear warps commute with it), so the
     float batch is allocated once or twice per step instead of four times.
     """
+    from facebehavior.models.preprocessing import Preprocessing
+
+    prep = Preprocessing()  # the paper's normalisation, written once in models/preprocessing.py
     if not cfg.enabled:
-        return images.to(torch.float32, memory_format=memory_format).div_(127.5).sub_(1.0)
-    return _augment(images, cfg, generator, 1 / 127.5, -1.0, memory_format, rows)
+        return images.to(torch.float32, memory_format=memory_format).div_(prep.std).sub_(prep.mean / prep.std)
+    return _augment(images, cfg, generator, 1 / prep.std, -prep.mean / prep.std, memory_format, rows)
 
 
 def augment_batch(x: torch.Tensor, cfg, generator: torch.Generator) -> torch.Tensor:

@@ -214,23 +214,16 @@ def _au_va_metrics(ok: pd.DataFrame) -> dict:
 
 
 def _write(out: Path, metrics: dict, scored: pd.DataFrame, classes: list[str]) -> None:
+    from facebehavior.data.faces.io import write_atomic
     from facebehavior.evaluation.plots import plot_confusion
 
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_text(out / "metrics.json", json.dumps(metrics, indent=1))
-    tmp = out / "predictions.csv.tmp"
-    scored.to_csv(tmp, index=False)
-    tmp.replace(out / "predictions.csv")
+    write_atomic(out / "metrics.json", json.dumps(metrics, indent=1).encode())
+    write_atomic(out / "predictions.csv", scored.to_csv(index=False).encode())
     if metrics.get("confusion"):
         plot_confusion(np.asarray(metrics["confusion"]), classes, out / "confusion.png",
                        title=f"{Path(metrics['source']).name}: {metrics['scored']} photos")
-    _atomic_text(out / "report.md", photo_report(metrics))
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_atomic(out / "report.md", photo_report(metrics).encode())
 
 
 def photo_report(m: dict) -> str:

@@ -90,16 +90,8 @@ def ship_checkpoint(checkpoint: str | Path, name: str, summary: dict, weights_di
     for task in meta["tasks"] + meta["config"]["tasks"]:
         if task["name"] in hidden_tasks:
             task["output"] = False
-    folder = weights_dir / name.replace("-", "_")
-    tmp = folder.with_name(folder.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    shutil.copyfile(src / "model.safetensors", tmp / "model.safetensors")
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp.rename(folder)
+    folder = _write_folder(weights_dir / name.replace("-", "_"), meta,
+                           lambda file: shutil.copyfile(src / "model.safetensors", file))
     index = weights_dir / "models.json"
     models = shipped_models(weights_dir)
     models[name] = {"folder": folder.name, "sha256": sha256_of(folder / "model.safetensors"), **summary}
@@ -137,17 +129,25 @@ def ensemble_checkpoint(checkpoints: list[str | Path], out: str | Path, preproce
     meta["ensemble_of"] = [str(c) for c in checkpoints]
     if preprocessing is not None:
         meta["preprocessing"] = preprocessing
-    out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
-    save_file(state, tmp / "model.safetensors", metadata={"format": first["format"]})
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    if out.exists():
-        import shutil
+    return _write_folder(Path(out), meta,
+                         lambda file: save_file(state, file, metadata={"format": first["format"]}))
 
-        shutil.rmtree(out)
-    tmp.rename(out)
-    return out
+
+def _write_folder(folder: Path, meta: dict, write_weights) -> Path:
+    """A checkpoint folder written beside `folder` and put in its place as checkpoints are
+    (`models/checkpoint._replace_dir`): an interruption leaves the previous folder complete."""
+    import shutil
+
+    from facebehavior.models.checkpoint import _replace_dir
+
+    tmp = folder.with_name(folder.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    write_weights(tmp / "model.safetensors")
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    _replace_dir(tmp, folder)
+    return folder
 
 
 def _shape(meta: dict) -> dict:

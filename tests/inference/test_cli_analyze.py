@@ -1,7 +1,10 @@
 """`facebehavior analyze / export / plot` end to end: formats, errors file, resume, annotation."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import cv2
 import pandas as pd
@@ -138,6 +141,25 @@ def test_aligned_ferplus_with_two_workers_matches_one(checkpoint, ferplus_images
     b = read_results(two).sort_values("source").reset_index(drop=True)
     assert len(a) == 6 and (a["face_from"] == "aligned_input").all()
     pd.testing.assert_frame_equal(a, b, atol=1e-6)
+
+
+@pytest.mark.slow  # two torchrun processes each import torch: ~10 s on 2 idle cores
+def test_two_torchrun_ranks_give_the_table_of_one_process_and_end_cleanly(checkpoint, media, tmp_path):
+    """Each rank analyses its share; the ranks end their process group together (a group left to
+    interpreter shutdown aborted a rank: "terminate called without an active exception")."""
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    assert analyze(media["root"] / "images", "--checkpoint", checkpoint, "--out", one) == 0
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "facebehavior", "analyze", str(media["root"] / "images"), "--checkpoint", str(checkpoint),
+           "--out", str(two), "--no-progress", "--threads", "1"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "terminate called" not in done.stderr
+    a = read_results(one).sort_values(["source", "face_index"]).reset_index(drop=True)
+    b = read_results(two).sort_values(["source", "face_index"]).reset_index(drop=True)
+    assert len(a) >= 2
+    pd.testing.assert_frame_equal(a, b, atol=1e-5)
 
 
 def test_export_and_analyze_with_onnxruntime(checkpoint, media, tmp_path, capsys):

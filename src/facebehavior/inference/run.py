@@ -131,6 +131,7 @@ def analyze_files(cfg: AnalyzeConfig, say=print, analyzer: FaceBehavior | None =
     else:
         results = [analyze_share(cfg, todo[rank::world], rank, world, analyzer)]
     results = sync.gather(results)
+    sync.close()  # rank 0 merges alone from here on
     if rank != 0:
         return {}
     merged = merge_parts(out, columns)
@@ -268,6 +269,14 @@ class _Sync:
             import torch.distributed as dist
 
             dist.barrier()
+
+    def close(self) -> None:
+        """End the group together (one left to interpreter shutdown can abort the process)."""
+        if self.enabled:
+            import torch.distributed as dist
+
+            dist.barrier()
+            dist.destroy_process_group()
 
     def gather(self, results: list) -> list:
         """Every rank's results (on every rank); also a barrier."""

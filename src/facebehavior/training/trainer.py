@@ -9,6 +9,7 @@ when the selection score improves, a `best` one. Rank 0 alone logs and saves.
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +174,9 @@ def train(cfg, resume: bool = False, say=print, on_step: Callable[[int], None] |
             raise RuntimeError("DDP ranks ended with different weights; this is a bug, please report it")
     logger.close()
     seconds = time.time() - t0
+    if dist.enabled:
+        del parts, net, model, optimizer, scheduler
+        gc.collect()  # the DDP wrapper's reference cycles hold the process group: free it before ending it
     cleanup_distributed()
     return TrainResult(run_dir, best_dir, last_dir, best, history, seconds)
 

@@ -39,6 +39,14 @@ def test_full_plan_has_every_row_five_seeds_and_seed_major_order(synth, tmp_path
     assert "form" not in dm  # the library default: bernoulli / multiclass / drop
     assert (eq4["form"], eq4["grad_to"], eq4["unlinked"]) == ("paper", "both", "keep")
     assert [t["name"] for t in by[("ST au", 3)]["tasks"]] == ["au"]
+    # task balancing (issue 21): each method alone, and with the best coupling
+    assert by[("uncertainty weighting", 0)]["train"]["balancing"] == "uncertainty"
+    assert "coupling" in by[("uncertainty weighting", 0)] and not any(
+        k in by[("uncertainty weighting", 0)]["coupling"][0] for k in ("soft_coannotation", "distribution_matching"))
+    combo = by[("PCGrad + soft co-annotation + distr-matching", 0)]
+    assert combo["train"]["balancing"] == "pcgrad"
+    assert combo["coupling"][0]["soft_coannotation"]["enabled"] and combo["coupling"][0]["distribution_matching"]["enabled"]
+    assert by[("PCGrad", 2)]["train"]["lr"] == by[("no coupling", 2)]["train"]["lr"]
     scarce = by[("scarce: no coupling", 0)]["data"]["train"]
     assert any(p.endswith("manifest_expr10.csv") for p in scarce)
     assert by[("scarce: no coupling", 0)]["data"]["test"] == by[("no coupling", 0)]["data"]["test"]
@@ -56,6 +64,7 @@ def test_demo_plan_keeps_its_rows_and_one_single_task_seed(synth, tmp_path):
     assert len(coupled) == 5 * SETTINGS["demo"]["seeds"]
     assert {s["batch_size"] for s in coupled[0]["config"]["data"]["label_sets"]} == {32}
     assert len([p for p in plan if p["group"] == "single-task"]) == 3
+    assert [p["label"] for p in plan if p["group"] == "balancing"] == ["uncertainty weighting"] * SETTINGS["demo"]["seeds"]
 
 
 def test_rows_take_a_config_patch_for_later_rows(synth, tmp_path):
@@ -126,6 +135,8 @@ def test_finished_runs_are_skipped_on_resume(synth, tmp_path, monkeypatch):
     assert got["summary"]["no coupling"]["synth_rafdb expr mean_diag"]["n"] == 1
     assert "ceiling" in got and got["ceiling"]["synth_rafdb expr mean_diag"]["ceiling"] > 0.3
     assert (out / "figures" / "learning_curves.png").is_file()
+    assert (out / "figures" / "negative_transfer.png").is_file()
+    assert {c["variant"] for c in got["negative_transfer"]} >= {"no coupling", "uncertainty weighting"}
     assert math.isclose(got["summary"]["no coupling"]["synth_rafdb expr mean_diag"]["mean"], 0.3)
 
 

@@ -18,11 +18,13 @@ def register(subparsers) -> None:
     p.add_argument("--quick", action="store_true", help="a small, ~2-minute version (used by the tests)")
     p.add_argument("--out", help="output folder (default runs/demo or runs/demo_identity)")
     p.add_argument("--data", help="SynthFace folder (default: .cache/synthface/<preset>)")
-    p.add_argument("--seeds", type=int, help="seeds per coupling variant (default 3; 5 with --full; 1 with --quick)")
+    p.add_argument("--seeds", type=int, help="seeds per row (affect: 2, 5 with --full, 1 with --quick; "
+                                                   "identity: 3, 1 with --quick)")
     p.add_argument("--workers", type=int, default=2, help="processes for data generation and training runs")
     g = p.add_argument_group("affect study")  # the options of facebehavior.demo.affect (add_arguments there)
     g.add_argument("--full", action="store_true",
-                   help="the full study (15 epochs, 5 seeds, every DM form, scarce labels; hours on a CPU)")
+                   help="the full study (a 2× wider network, 12 epochs, 5 seeds, every DM form, every "
+                        "task-balancing method, scarce labels; hours on a CPU)")
     g.add_argument("--resume", action="store_true",
                    help="skip runs whose result is already written and continue interrupted ones")
     g.add_argument("--results", help="folder of the per-run results (default OUT/results; the full study: "

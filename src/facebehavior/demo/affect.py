@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from facebehavior.demo.common import report_columns, summarise_runs, values
+from facebehavior.demo.transfer import negative_transfer, plot_transfer, transfer_summary, transfer_table
 
 # Eq. 4 sums the matching term over the AUs while L_AU (eq. 2) averages over annotated AUs;
 # λ_DM = 1/17 puts the two on the same per-AU scale (the paper does not give coupling weights).
@@ -70,19 +71,35 @@ def _single_task(prefix: str = "", scarce: bool = False, tasks=("expr", "au", "v
     return [Row(f"{prefix}ST {t}", group="single-task", baseline=None, scarce=scarce, tasks=(t,)) for t in tasks]
 
 
+# Task balancing (issue 21; losses/balancing.py), alone and with the best coupling. "Best" is the paper's
+# (soft co-annotation + distribution matching): on SynthFace no coupling row has yet differed
+# significantly from no coupling, so there is no measured best to pick instead.
+BEST = "soft co-annotation + distr-matching"
+BEST_COUPLING = {"soft_coannotation": SOFT, "distribution_matching": DM}
+UNCERTAINTY = {"train": {"balancing": "uncertainty"}}
+PCGRAD = {"train": {"balancing": "pcgrad"}}  # a backward pass per task: ~3.3× a step (bench_step)
+BALANCING_ROWS: list[Row] = [
+    Row("uncertainty weighting", group="balancing", patch=UNCERTAINTY),
+    Row("PCGrad", group="balancing", patch=PCGRAD),
+    Row(f"uncertainty + {BEST}", BEST_COUPLING, group="balancing", baseline=BEST, patch=UNCERTAINTY),
+    Row(f"PCGrad + {BEST}", BEST_COUPLING, group="balancing", baseline=BEST, patch=PCGRAD),
+]
+
 DEMO_ROWS: list[Row] = [
     Row("no coupling", baseline=None),
     Row("co-annotation", {"coannotation": {"enabled": True}}),
     Row("soft co-annotation", {"soft_coannotation": SOFT}),
     Row("distr-matching", {"distribution_matching": DM}),
-    Row("soft co-annotation + distr-matching", {"soft_coannotation": SOFT, "distribution_matching": DM}),
+    Row(BEST, BEST_COUPLING),
+    BALANCING_ROWS[0],  # the demo's budget takes the cheap method only; the full study has all four
     *_single_task(),
 ]
-FULL_ROWS: list[Row] = [
+FULL_ROWS: list[Row] = [  # in the order a seed's runs go: the most informative first
     *DEMO_ROWS[:5],
+    *_single_task(),
+    *BALANCING_ROWS,
     Row("distr-matching eq. 4 as written", {"distribution_matching": DM_EQ4}),
     Row("soft co-annotation + distr-matching eq. 4", {"soft_coannotation": SOFT, "distribution_matching": DM_EQ4}),
-    *_single_task(),
     Row("scarce: no coupling", group="scarce", baseline=None, scarce=True),
     Row("scarce: co-annotation", {"coannotation": {"enabled": True}}, group="scarce",
         baseline="scarce: no coupling", scarce=True),
@@ -340,6 +357,16 @@ def table_rows(runs: list[dict], rows: list[Row]) -> dict[str, list[dict]]:
     return out
 
 
+def _single_task_of(table: dict[str, list[dict]]) -> dict[str, str]:
+    """{variant: the single-task row it is compared with} for every multi-task row of the table."""
+    out = {}
+    for name in table:
+        if "ST-FaceBehaviorNet" in name:
+            continue
+        out[name] = "scarce: (ST-FaceBehaviorNet)" if name.startswith("scarce") else "(3×) ST-FaceBehaviorNet"
+    return out
+
+
 def _baselines(rows: list[Row]) -> dict[str, str]:
     """{row name in the table: its baseline}; the single-task row is compared with no coupling."""
     out = {r.label: r.baseline for r in rows if r.baseline and r.group != "single-task"}
@@ -484,20 +511,30 @@ def write_affect_report(out: Path, preset: dict, runs: list[dict], settings: dic
         lines += ["", f"## Scarce expression labels ({round(SCARCE_KEEP * 100)}% of the training expression labels "
                   "kept; AU and VA labels kept)", "", results_table(scarce_rows, columns, bold_best=True).rstrip("\n"),
                   *reference]
+    transfer = negative_transfer(table, columns, _single_task_of(table))
+    transfer_png = plot_transfer(transfer, out / "figures" / "negative_transfer.png") if transfer else None
     lines += ["", "## Differences to the baseline (Welch's 95% interval over seeds; Holm-corrected over all "
               f"{len(comps)} comparisons, α = 0.05)", "",
-              "Each coupling row is compared with no coupling (scarce rows with scarce no coupling; the single-task "
+              "Each coupling row and each balancing method alone is compared with no coupling, a balancing method "
+              f"combined with {BEST} with that coupling alone (scarce rows with scarce no coupling; the single-task "
               "networks with the multi-task one: a negative number there is the multi-task network doing better). "
               "Bold: significant after Holm's correction.", "", comparison_table(comps, columns), "",
-              *verdict_lines(comps), "", f"![variants]({figure.relative_to(out)})", "",
-              "## Learning curves (validation, mean over seeds)", "", f"![curves]({curves.relative_to(out)})", "",
+              *verdict_lines(comps), "", f"![variants]({figure.relative_to(out)})", ""]
+    if transfer:
+        lines += ["## Negative transfer: each multi-task variant minus the single-task networks", "",
+                  "Per task and database: the variant's mean over seeds minus the single-task network's (each "
+                  "task trained alone for the same number of steps), Welch's 95% interval over seeds, not corrected "
+                  "for the number of cells. Below zero: sharing the network hurt that task there. Bold: the interval "
+                  "excludes zero.", "", transfer_table(transfer), "", *transfer_summary(transfer), "",
+                  f"![negative transfer]({transfer_png.relative_to(out)})", ""]
+    lines += ["## Learning curves (validation, mean over seeds)", "", f"![curves]({curves.relative_to(out)})", "",
               "Per-run reports (per-AU F1, confusion matrices, VA scatter, training curves) are in "
               "`runs/<row>_s0/eval/`."]
     report = out / "report.md"
     report.write_text("\n".join(lines) + "\n")
     (out / "report.json").write_text(json.dumps({
         "settings": settings, "seconds": seconds, "columns": [list(c) for c in columns], "summary": summary,
-        "ceiling": ceiling, "comparisons": comps,
+        "ceiling": ceiling, "comparisons": comps, "negative_transfer": transfer,
         "runs": [{k: r.get(k) for k in ("label", "group", "seed", "seconds", "results", "curve")} for r in runs],
     }, indent=1, default=float))
     if results_dir is not None and results_dir != out / "results" and results_dir.exists():

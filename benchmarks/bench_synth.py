@@ -42,7 +42,7 @@ def _synthface():
     """SynthFace's modules, imported on first use: workers are spawned and re-import this script
     as their main module, which must stay light (as `facebehavior synth` is) or it would load
     pandas into every worker."""
-    from facebehavior.data.synthface import generate, png, presets, render, sample
+    from facebehavior.synthface import generate, png, presets, render, sample
 
     return SimpleNamespace(generate_preset=generate.generate_preset, preset_total=generate.preset_total,
                            version=generate.SYNTHFACE_VERSION, encode_png=png.encode_png,

@@ -52,7 +52,7 @@ def ensemble_row(label: str, runs: list[Path], data_full: Path, work: Path) -> d
 
 
 def _scored(row: dict, checkpoint: Path, data_full: Path, work: Path, label: str) -> dict:
-    from facebehavior.recipes.ferplus_report import evaluate_ferplus
+    from facebehavior.studies.ferplus_report import evaluate_ferplus
 
     best = checkpoint
     for flip in (False, True):
@@ -65,7 +65,7 @@ def _scored(row: dict, checkpoint: Path, data_full: Path, work: Path, label: str
 
 
 def main() -> None:
-    from facebehavior.recipes.ferplus import prepare_data
+    from facebehavior.studies.ferplus import prepare_data
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", action="append", default=[], metavar="LABEL=RUN_DIR",

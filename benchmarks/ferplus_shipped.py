@@ -27,8 +27,8 @@ from benchlib import machine, write_result  # noqa: E402
 
 
 def accuracy_table(checkpoint: Path, data_root: str, work: Path) -> dict:
-    from facebehavior.recipes.ferplus import prepare_data
-    from facebehavior.recipes.ferplus_report import evaluate_ferplus
+    from facebehavior.studies.ferplus import prepare_data
+    from facebehavior.studies.ferplus_report import evaluate_ferplus
 
     data = prepare_data(data_root, work / "data", say=lambda *_: None)
     out = {}

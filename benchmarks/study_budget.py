@@ -2,7 +2,7 @@
 
 Each experiment is one training run of the affect demo's network and data (no coupling unless the
 experiment says otherwise, seed 0) with a few config overrides on top of the demo's recipe
-(`facebehavior.demo.affect.base_config`); it validates after every epoch (the learning curve, on
+(`facebehavior.studies.affect.base_config`); it validates after every epoch (the learning curve, on
 each database's validation split) and scores the best checkpoint on every test database with its
 own metric. The result goes to benchmarks/results/study_budget/<name>.json (history, test scores,
 wall time, load average, the overrides); `--table` prints the markdown table of every finished
@@ -58,8 +58,8 @@ def _parse(value: str):
 
 
 def run(name: str, sets: list[str], coupling: dict | None, data_dir: Path, out: Path) -> dict:
-    from facebehavior.data.synthface import read_preset
-    from facebehavior.demo.affect import base_config
+    from facebehavior.synthface import read_preset
+    from facebehavior.studies.affect import base_config
     from facebehavior.config import load_config
     from facebehavior.evaluation.report import load_results
     from facebehavior.evaluation.run import evaluate_run
@@ -90,7 +90,7 @@ def run(name: str, sets: list[str], coupling: dict | None, data_dir: Path, out: 
 
 
 def table(data_dir: Path) -> str:
-    from facebehavior.data.synthface import read_preset
+    from facebehavior.synthface import read_preset
     from facebehavior.evaluation.ceiling import ceiling_scores
     from facebehavior.evaluation.report import lookup
 

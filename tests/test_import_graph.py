@@ -13,13 +13,18 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "facebehavior"
 # package → the packages it must never import
+LIBRARY_ONLY = {"studies", "cli"}  # experiments and the command line sit on top: nothing below imports them
 FORBIDDEN = {
-    "evaluation": {"training", "cli", "demo", "studies", "recipes"},
-    "inference": {"training", "cli", "demo", "studies", "recipes"},
-    "data": {"training", "cli", "evaluation", "inference", "demo", "studies", "recipes"},
-    "losses": {"data", "training", "cli"},
-    "models": {"data", "training", "cli"},
-    "relatedness": {"data", "training", "cli"},
+    "evaluation": {"training"} | LIBRARY_ONLY,
+    "inference": {"training"} | LIBRARY_ONLY,
+    "data": {"training", "evaluation", "inference", "synthface"} | LIBRARY_ONLY,
+    "synthface": {"training", "evaluation", "inference", "models", "losses"} | LIBRARY_ONLY,
+    "losses": {"data", "training"} | LIBRARY_ONLY,
+    "models": {"data", "training"} | LIBRARY_ONLY,
+    "relatedness": {"data", "training"} | LIBRARY_ONLY,
+    "training": LIBRARY_ONLY,
+    "compound": LIBRARY_ONLY,
+    "serve": {"studies"},
 }
 
 

@@ -15,7 +15,7 @@ IMAGE_SIZE = 32
 
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory):
-    from facebehavior.data.synthface import generate_preset
+    from facebehavior.synthface import generate_preset
 
     out = tmp_path_factory.mktemp("synthface")
     generate_preset("affect", out, size=IMAGE_SIZE, seed=0, scale=0.01, workers=1)

@@ -64,8 +64,8 @@ def test_accuracy_chance_is_the_train_majority_class(tmp_path):
 def test_generated_synthface_gets_a_ceiling_per_report_column(tmp_path):
     """On real generator output (tiny scale): every training and unseen column has a ceiling above
     chance, unseen databases included (fitted on the training databases' train splits)."""
-    from facebehavior.data.synthface import generate_preset, read_preset
-    from facebehavior.demo.common import report_columns
+    from facebehavior.synthface import generate_preset, read_preset
+    from facebehavior.studies.common import report_columns
 
     preset = read_preset(generate_preset("affect", tmp_path, size=16, seed=0, scale=0.05, workers=1))
     columns = report_columns(preset)

@@ -8,7 +8,7 @@ ORDER = 5
 
 
 def register(subparsers) -> None:
-    from facebehavior.demo import STUDIES
+    from facebehavior.studies import STUDIES
 
     p = subparsers.add_parser(
         "demo", help="run a whole study on generated SynthFace data (the `make demo` job)",
@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("--seeds", type=int, help="seeds per row (affect: 2, 5 with --full, 1 with --quick; "
                                                    "identity: 3, 1 with --quick)")
     p.add_argument("--workers", type=int, default=2, help="processes for data generation and training runs")
-    g = p.add_argument_group("affect study")  # the options of facebehavior.demo.affect (add_arguments there)
+    g = p.add_argument_group("affect study")  # the options of facebehavior.studies.affect (add_arguments there)
     g.add_argument("--full", action="store_true",
                    help="the full study (a 2× wider network, 12 epochs, 5 seeds, every DM form, every "
                         "task-balancing method, scarce labels; hours on a CPU)")
@@ -34,7 +34,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    module = importlib.import_module(f"facebehavior.demo.{args.study}")
+    module = importlib.import_module(f"facebehavior.studies.{args.study}")
     report = module.run_demo(args)
     print(f"report: {report}")
     return 0

@@ -36,7 +36,7 @@ def run(args) -> int:
     import shlex
     import sys
 
-    from facebehavior.recipes.ferplus import run_recipe
+    from facebehavior.studies.ferplus import run_recipe
 
     argv = [a for a in sys.argv[1:] if a != "--resume"]  # the command that reproduces the run from scratch
     command = " ".join(["facebehavior", *map(shlex.quote, argv)]) if argv[:1] == ["recipe"] else None

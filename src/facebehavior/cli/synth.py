@@ -33,7 +33,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from facebehavior.data.synthface import cached_preset, generate_preset, preset_total, read_preset
+    from facebehavior.synthface import cached_preset, generate_preset, preset_total, read_preset
     from facebehavior.errors import ConfigError
 
     scale = args.scale * (QUICK_SCALE if args.quick else 1.0)
@@ -59,7 +59,7 @@ def run(args) -> int:
 
 
 def _pack(path, shard_size: int) -> int:
-    from facebehavior.data.synthface.generate import pack_preset_shards
+    from facebehavior.synthface.generate import pack_preset_shards
 
     for name, index in pack_preset_shards(path, shard_size, progress=True).items():
         print(f"  {name:<16} {index['total']} images in {len(index['shards'])} shard(s), {index['skipped']} skipped")

@@ -17,7 +17,6 @@ _EXPORTS = {
     "evaluate_zero_shot": "evaluate", "compound_metrics": "evaluate", "load_compound_rows": "evaluate",
     "sample_k_shot": "fewshot", "apply_freeze": "fewshot", "run_finetune": "fewshot",
     "FinetuneSettings": "fewshot",
-    "run_compound_study": "study",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, globals())

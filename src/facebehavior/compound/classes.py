@@ -66,7 +66,7 @@ class LabelSpace:
 
 
 def _synthface_names() -> tuple[str, ...]:
-    from facebehavior.data.synthface import COMPOUND_CLASSES
+    from facebehavior.synthface import COMPOUND_CLASSES
 
     return tuple(COMPOUND_CLASSES)
 

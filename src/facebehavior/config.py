@@ -73,6 +73,11 @@ class DataConfig:
     image_size: int = 112
     crop: str = "arcface"  # the landmark template the training crops follow (models/preprocessing.py)
     label_sets: Any = "auto"
+    # how a set without a given batch size gets its share: in proportion to its rows (every set is used
+    # up in the same number of steps) or equal (each the same share, small sets repeat more often).
+    # Proportional stays the default: equal shares helped expressions and valence at the demo's budget
+    # but lowered arousal, on one seed (docs/results.md, e08 vs e04).
+    label_set_shares: str = "rows"
     batch_size: int = 376
     cache: str = "none"
     cache_dir: str | None = None  # with cache "memory": keep decoded images here for later runs
@@ -210,6 +215,7 @@ _CHOICES = {
     "DistributionMatchingConfig.relatedness_mode": ("binary", "weighted"),
     "DistributionMatchingConfig.grad_to": ("both", "multiclass", "multilabel"),
     "DistributionMatchingConfig.unlinked": ("drop", "keep"),
+    "DataConfig.label_set_shares": ("rows", "equal"),
     "TrainConfig.optimizer": ("sgd", "adamw", "adam"),
     "TrainConfig.schedule": ("none", "cosine", "step"),
     "TrainConfig.amp": ("none", "bf16", "fp16"),

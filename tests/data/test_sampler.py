@@ -153,3 +153,30 @@ def test_a_batch_that_wraps_a_small_set_never_repeats_a_sample(n, batch):
         seen.extend(taken.tolist())
     for cycle in range(len(seen) // n):  # every permutation still covers the whole set once
         assert sorted(seen[cycle * n:(cycle + 1) * n]) == list(range(n))
+
+
+def test_equal_shares_give_every_set_the_same_part_of_the_batch_and_small_sets_repeat():
+    presence, dbs = _presence(n_au=517, n_va=233, n_expr=71)
+    sets, _ = group_label_sets(presence, dbs)
+    assign_batch_sizes(sets, 60, world_size=2, shares="equal")
+    assert [s.batch_size for s in sets] == [20, 20, 20]
+    sampler = HeteroBatchSampler(sets, seed=0)
+    assert sampler.steps_per_epoch == int(np.ceil(517 / 20))  # the largest set sets the epoch
+    batches = list(sampler)
+    expr = next(s for s in sets if len(s.indices) == 71)
+    drawn = np.concatenate([b[sets.index(expr) * 20:(sets.index(expr) + 1) * 20] for b in batches])
+    assert set(drawn.tolist()) == set(expr.indices.tolist()) and len(drawn) > 5 * 71  # the small set repeats
+    # a given size is kept and the others share what is left of the batch
+    given, _ = group_label_sets(presence, dbs)
+    given[0].batch_size = 30
+    assign_batch_sizes(given, 60, world_size=1, shares="equal")
+    assert [s.batch_size for s in given] == [30, 15, 15]
+
+
+def test_row_shares_are_the_default_and_unchanged():
+    presence, dbs = _presence(n_au=517, n_va=233, n_expr=71)
+    a, _ = group_label_sets(presence, dbs)
+    b, _ = group_label_sets(presence, dbs)
+    assign_batch_sizes(a, 64, world_size=1)
+    assign_batch_sizes(b, 64, world_size=1, shares="rows")
+    assert [s.batch_size for s in a] == [s.batch_size for s in b] == [round(64 * len(s.indices) / 821) for s in a]

@@ -55,20 +55,29 @@ def group_label_sets(presence: dict[str, np.ndarray], databases: np.ndarray, spe
     return sets, unlabelled
 
 
-def assign_batch_sizes(sets: list[LabelSet], total: int, world_size: int) -> None:
-    """Fill missing sizes ∝ set size (all sets exhausted together), divisible by the world size.
+def assign_batch_sizes(sets: list[LabelSet], total: int, world_size: int, shares: str = "rows") -> None:
+    """Fill missing sizes from the batch left after the given ones: ∝ set size with `shares="rows"`
+    (all sets used up together), the same for every set with `"equal"`; divisible by the world size.
 
     A size given in the config is kept as written: one the ranks cannot share equally is an error,
     not silently rounded."""
-    n_total = sum(len(s.indices) for s in sets)
     for s in sets:
-        if s.batch_size:
-            if s.batch_size % world_size:
-                raise ConfigError(f"data.label_sets: set {s.name!r} has batch size {s.batch_size}, not divisible "
-                                  f"by the {world_size} ranks; use a multiple of {world_size}")
-            continue
-        derived = max(1, round(total * len(s.indices) / n_total))
-        s.batch_size = max(world_size, derived - derived % world_size)
+        if s.batch_size and s.batch_size % world_size:
+            raise ConfigError(f"data.label_sets: set {s.name!r} has batch size {s.batch_size}, not divisible "
+                              f"by the {world_size} ranks; use a multiple of {world_size}")
+    if shares == "equal":
+        free = [s for s in sets if not s.batch_size]
+        left = total - sum(s.batch_size for s in sets)
+        weights = {id(s): 1.0 / len(free) for s in free} if free else {}
+        base = max(left, len(free))
+    else:
+        n_total = sum(len(s.indices) for s in sets)
+        weights = {id(s): len(s.indices) / n_total for s in sets if not s.batch_size}
+        base = total
+    for s in sets:
+        if not s.batch_size:
+            derived = max(1, round(base * weights[id(s)]))
+            s.batch_size = max(world_size, derived - derived % world_size)
 
 
 class HeteroBatchSampler(Sampler):

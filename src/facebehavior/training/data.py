@@ -44,7 +44,7 @@ def build_training_data(cfg, tasks: list[TaskSpec], rank: int, world_size: int) 
     sets, unlabelled = group_label_sets(train.presence, train.databases, label_sets)
     if unlabelled:
         notes.append(f"{unlabelled} training rows carry none of the declared tasks and are not used")
-    assign_batch_sizes(sets, d.batch_size, world_size)
+    assign_batch_sizes(sets, d.batch_size, world_size, d.label_set_shares)
     sampler = HeteroBatchSampler(sets, cfg.train.seed, rank, world_size)
     if d.cache == "memory":
         train.cache_in_memory(workers=d.num_workers, progress=cfg.train.progress and rank == 0, store=d.cache_dir)

@@ -192,3 +192,16 @@ def test_resume_continues_only_a_run_with_the_same_configuration(synth, tmp_path
     affect.train_and_evaluate(cfg, plots=False, resume=True)
     assert calls == [True, False]
     assert not (run_dir / "config.yaml").exists()  # the old folder was cleared for the fresh run
+
+
+def test_demo_with_balancing_adds_the_three_rows_its_budget_leaves_out(synth, tmp_path):
+    preset, data = synth
+    plan = run_plan(preset, data, tmp_path, {**SETTINGS["demo"], "rows": "demo_balancing"})
+    demo = run_plan(preset, data, tmp_path, SETTINGS["demo"])
+    labels = [p["label"] for p in plan]
+    assert {p["slug"] for p in demo} < {p["slug"] for p in plan}  # the demo's runs are the same runs
+    for extra in ("PCGrad", "uncertainty + soft co-annotation + distr-matching",
+                  "PCGrad + soft co-annotation + distr-matching"):
+        assert labels.count(extra) == SETTINGS["demo"]["seeds"]
+    same = {p["slug"]: p["config"] for p in demo}
+    assert all(p["config"] == same[p["slug"]] for p in plan if p["slug"] in same)

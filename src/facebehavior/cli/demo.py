@@ -25,6 +25,10 @@ def register(subparsers) -> None:
     g.add_argument("--full", action="store_true",
                    help="the full study (a 2× wider network, 12 epochs, 5 seeds, every DM form, every "
                         "task-balancing method, scarce labels; hours on a CPU)")
+    g.add_argument("--balancing", action="store_true",
+                   help="also the task-balancing rows the demo's budget leaves out (PCGrad, and uncertainty "
+                        "weighting and PCGrad each with soft co-annotation + distribution matching; PCGrad costs "
+                        "~3.3× a step); --full has them already")
     g.add_argument("--resume", action="store_true",
                    help="skip runs whose result is already written and continue interrupted ones")
     g.add_argument("--results", help="folder of the per-run results (default OUT/results; the full study: "

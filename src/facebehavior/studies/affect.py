@@ -127,7 +127,9 @@ SETTINGS = {
     "full": {**RECIPE, "scale": 1.0, "epochs": 12, "seeds": 5, "st_seeds": 5, "rows": "full",
              "widths": [32, 64, 128, 256]},
 }
-ROWS = {"demo": DEMO_ROWS, "full": FULL_ROWS}
+# `facebehavior demo --balancing`: the demo's rows and the three balancing rows its budget leaves out
+DEMO_BALANCING_ROWS: list[Row] = [*DEMO_ROWS[:6], *BALANCING_ROWS[1:], *_single_task()]
+ROWS = {"demo": DEMO_ROWS, "demo_balancing": DEMO_BALANCING_ROWS, "full": FULL_ROWS}
 # the learning-curve panels: validation score keys of the trainer's history
 CURVES = [("eval/synth_rafdb/expr/mean_diag", "synth_rafdb expr mean diagonal (val)"),
           ("eval/synth_affectnet/expr/accuracy", "synth_affectnet expr accuracy (val)"),
@@ -284,6 +286,8 @@ def run_demo(args) -> Path:
 
     size = "quick" if args.quick else "full" if getattr(args, "full", False) else "demo"
     settings = dict(SETTINGS[size], size=size)
+    if getattr(args, "balancing", False) and size != "full":  # the full study has them already
+        settings["rows"] = f"{settings['rows']}_balancing"
     if args.seeds:
         settings["seeds"] = args.seeds
         settings["st_seeds"] = min(settings["st_seeds"], args.seeds)

@@ -56,13 +56,13 @@ def test_full_plan_has_every_row_five_seeds_and_seed_major_order(synth, tmp_path
         load_config(base=p["config"])
 
 
-def test_demo_plan_keeps_its_rows_and_one_single_task_seed(synth, tmp_path):
+def test_demo_plan_keeps_its_rows_and_two_single_task_seeds(synth, tmp_path):
     preset, data = synth
     plan = run_plan(preset, data, tmp_path, SETTINGS["demo"])
     coupled = [p for p in plan if p["group"] == "coupling"]
     assert len(coupled) == 5 * SETTINGS["demo"]["seeds"]
     assert {s["batch_size"] for s in coupled[0]["config"]["data"]["label_sets"]} == {32}
-    assert len([p for p in plan if p["group"] == "single-task"]) == 3
+    assert len([p for p in plan if p["group"] == "single-task"]) == 3 * 2  # intervals need two seeds a side
     assert [p["label"] for p in plan if p["group"] == "balancing"] == ["uncertainty weighting"] * SETTINGS["demo"]["seeds"]
 
 

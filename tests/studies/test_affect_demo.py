@@ -42,3 +42,6 @@ def test_quick_demo_writes_the_table_verdicts_and_figures(tmp_path, capsys):
     assert (out / "runs" / "no_coupling_s0" / "eval" / "figures" / "training_curves.png").is_file()
     # A second run reuses the cached data instead of generating it again.
     assert (data / "preset.json").is_file()
+    # the versions the numbers came from, the lock file's digest included (run from the repository)
+    assert summary["environment"]["torch"] and len(summary["environment"]["requirements_lock_sha256"]) == 12
+    assert "requirements.lock " + summary["environment"]["requirements_lock_sha256"] in report

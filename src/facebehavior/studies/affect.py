@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facebehavior.studies.common import report_columns, summarise_runs, values
+from facebehavior.studies.common import environment, environment_line, report_columns, summarise_runs, values
 from facebehavior.studies.transfer import negative_transfer, plot_transfer, transfer_summary, transfer_table
 
 # Eq. 4 sums the matching term over the AUs while L_AU (eq. 2) averages over annotated AUs;
@@ -479,6 +479,7 @@ def write_affect_report(out: Path, preset: dict, runs: list[dict], settings: dic
     from facebehavior.evaluation.report import comparison_table as results_table
 
     rows = ROWS[settings.get("rows", "demo")]
+    env = environment()
     columns = report_columns(preset)
     table = table_rows(runs, rows)
     summary = summarise_runs(table, columns)
@@ -506,7 +507,8 @@ def write_affect_report(out: Path, preset: dict, runs: list[dict], settings: dic
         f"Runs: {n_runs} of {planned if planned is not None else n_runs} planned"
         f"{' (a partial study: cells show n < seeds)' if planned and n_runs < planned else ''}; per-run results in "
         f"`{results_dir}`. Wall time: {seconds / 60:.1f} min on this machine ({os.cpu_count()} CPUs, load average "
-        f"over the last 15 min at the end: {os.getloadavg()[2]:.1f}; data generation {t_data:.0f} s).", "",
+        f"over the last 15 min at the end: {os.getloadavg()[2]:.1f}; data generation {t_data:.0f} s). "
+        + environment_line(env), "",
         "Cells: mean ± std over seeds (bold = best). Unseen databases were never trained on. *Ceiling*: what a "
         "model that perceived the generating AUs perfectly reaches (facebehavior.evaluation.ceiling: fitted on "
         "SynthFace's truth.csv of the train split, scored on test); *chance*: the best score without the image.", "",
@@ -538,7 +540,8 @@ def write_affect_report(out: Path, preset: dict, runs: list[dict], settings: dic
     report = out / "report.md"
     report.write_text("\n".join(lines) + "\n")
     (out / "report.json").write_text(json.dumps({
-        "settings": settings, "seconds": seconds, "columns": [list(c) for c in columns], "summary": summary,
+        "settings": settings, "seconds": seconds, "environment": env, "columns": [list(c) for c in columns],
+        "summary": summary,
         "ceiling": ceiling, "comparisons": comps, "negative_transfer": transfer,
         "runs": [{k: r.get(k) for k in ("label", "group", "seed", "seconds", "results", "curve")} for r in runs],
     }, indent=1, default=float))

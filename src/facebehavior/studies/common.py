@@ -9,6 +9,28 @@ import numpy as np
 from facebehavior.evaluation.report import lookup
 from facebehavior.evaluation.significance import welch_difference
 
+def environment() -> dict:
+    """The versions a study's numbers came from: Python, torch, NumPy, OpenCV, and the SHA-256 of the
+    requirements.lock `make` installed from (when run from the repository; None otherwise)."""
+    import hashlib
+    import platform
+
+    import cv2
+    import torch
+
+    lock = Path(__file__).resolve().parents[3] / "requirements.lock"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()[:12] if lock.is_file() else None
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+            "opencv": cv2.__version__, "requirements_lock_sha256": digest}
+
+
+def environment_line(env: dict) -> str:
+    lock = f"requirements.lock {env['requirements_lock_sha256']}" if env.get("requirements_lock_sha256") \
+        else "no requirements.lock (not run from the repository)"
+    return (f"Versions: Python {env['python']}, torch {env['torch']}, NumPy {env['numpy']}, OpenCV {env['opencv']}; "
+            f"{lock}.")
+
+
 # How a task's protocol metric becomes table columns: (metric key, header suffix).
 _COLUMN_METRICS = {"ccc": [("ccc/valence", "CCC-V"), ("ccc/arousal", "CCC-A")]}
 

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from facebehavior.labels import resolve_labels
+from facebehavior.studies.common import environment, environment_line
 
 DATABASE = "synth_celeba"
 # Table 8's columns: (database, task, metric, header).
@@ -256,7 +257,7 @@ def write_identity_report(out: Path, preset: dict, runs: list[dict], settings: d
     report = out / "report.md"
     report.write_text("\n".join(lines) + "\n")
     (out / "report.json").write_text(json.dumps({
-        "settings": settings, "timing": timing, "columns": [list(c) for c in COLUMNS],
+        "settings": settings, "timing": timing, "environment": environment(), "columns": [list(c) for c in COLUMNS],
         "summary": summary, "verdicts": verdicts,
         "runs": [{k: r[k] for k in ("key", "seed", "seconds", "steps", "results")} for r in runs],
     }, indent=1, default=float))
@@ -325,7 +326,7 @@ def report_lines(preset, runs, settings, timing, table, verdicts, relatedness, p
         f"runs in parallel processes. Attributes scored at threshold 0.5.",
         f"**Wall time: {timing['seconds'] / 60:.1f} min** ({timing['cpu_seconds'] / 60:.1f} min of CPU time; "
         f"data generation {timing['data_seconds']:.0f} s) on {timing['cores']} cores, load average {load} "
-        "(other jobs on the machine slow the wall time down).", "",
+        "(other jobs on the machine slow the wall time down). " + environment_line(environment()), "",
         "Cells: test split, percent, mean ± std over seeds (bold = best). Ids F1 is the macro F1 over "
         "identities; Attr Acc / F1 are means over attributes. The ST row takes ids from the ids-only "
         "network and attributes from the attributes-only network of the same seed.", "",

@@ -82,6 +82,23 @@ def test_an_ensemble_checkpoint_averages_its_members_logits_and_exports(checkpoi
     assert max(export_onnx(out, tmp_path / "ens.onnx")["max_abs_diff"].values()) < 1e-4
 
 
+def test_an_ensemble_takes_members_that_differ_only_in_how_a_head_is_shown(checkpoint, tmp_path):
+    """A run made before `output: false` existed and one made after have the same heads."""
+    from facebehavior.models.pretrained import ensemble_checkpoint
+
+    other = tmp_path / "other"
+    shutil.copytree(checkpoint, other)
+    meta = json.loads((other / "meta.json").read_text())
+    for t in meta["tasks"]:
+        t["output"] = t["name"] != "va"
+    (other / "meta.json").write_text(json.dumps(meta))
+    assert (ensemble_checkpoint([checkpoint, other], tmp_path / "ens") / "model.safetensors").is_file()
+    meta["tasks"][0]["labels"] = list(reversed(meta["tasks"][0]["labels"]))
+    (other / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="tasks differ"):
+        ensemble_checkpoint([checkpoint, other], tmp_path / "ens2")
+
+
 def test_an_ensemble_refuses_members_of_other_shapes(checkpoint, tmp_path):
     from facebehavior.models.pretrained import ensemble_checkpoint
 

@@ -112,9 +112,10 @@ def ensemble_checkpoint(checkpoints: list[str | Path], out: str | Path, preproce
         raise CheckpointError("an ensemble needs at least two checkpoints")
     first = metas[0]
     for path, meta in zip(checkpoints[1:], metas[1:]):
-        for key in ("tasks",) + (() if preprocessing else ("preprocessing",)):
-            if meta.get(key) != first.get(key):
-                raise CheckpointError(f"{path}: its {key} differ from {checkpoints[0]}'s; cannot average them")
+        if _heads(meta) != _heads(first):
+            raise CheckpointError(f"{path}: its tasks differ from {checkpoints[0]}'s; cannot average them")
+        if not preprocessing and meta.get("preprocessing") != first.get("preprocessing"):
+            raise CheckpointError(f"{path}: its preprocessing differs from {checkpoints[0]}'s; cannot average them")
         if _shape(meta) != _shape(first):
             raise CheckpointError(f"{path}: network shape {_shape(meta)} differs from {_shape(first)}")
     state = {}
@@ -131,6 +132,12 @@ def ensemble_checkpoint(checkpoints: list[str | Path], out: str | Path, preproce
         meta["preprocessing"] = preprocessing
     return _write_folder(Path(out), meta,
                          lambda file: save_file(state, file, metadata={"format": first["format"]}))
+
+
+def _heads(meta: dict) -> list:
+    """What averaging logits needs equal: each task's name, kind and labels (not how it is shown:
+    `output`, recorded by runs made after it existed, changes no logit)."""
+    return [(t["name"], t["kind"], list(t["labels"])) for t in meta["tasks"]]
 
 
 def _write_folder(folder: Path, meta: dict, write_weights) -> Path:

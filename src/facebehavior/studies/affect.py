@@ -492,6 +492,7 @@ def write_affect_report(out: Path, preset: dict, runs: list[dict], settings: dic
     main_rows = {k: v for k, v in table.items() if not k.startswith("scarce")}
     scarce_rows = {k: v for k, v in table.items() if k.startswith("scarce")}
     reference = _reference_lines(ceiling, columns)
+    main_table = results_table(main_rows, columns, bold_best=True).rstrip("\n")
     n_runs = len(runs)
     lines = [
         f"# SynthFace affect study ({settings['size']}; Table 3 / Table 5 layout)", "",
@@ -512,7 +513,7 @@ def write_affect_report(out: Path, preset: dict, runs: list[dict], settings: dic
         "Cells: mean ± std over seeds (bold = best). Unseen databases were never trained on. *Ceiling*: what a "
         "model that perceived the generating AUs perfectly reaches (facebehavior.evaluation.ceiling: fitted on "
         "SynthFace's truth.csv of the train split, scored on test); *chance*: the best score without the image.", "",
-        results_table(main_rows, columns, bold_best=True).rstrip("\n"), *reference, "", *_share_of_ceiling(summary, ceiling),
+        main_table, *reference, "", *_share_of_ceiling(summary, ceiling),
     ]
     if scarce_rows:
         lines += ["", f"## Scarce expression labels ({round(SCARCE_KEEP * 100)}% of the training expression labels "
@@ -547,7 +548,7 @@ def write_affect_report(out: Path, preset: dict, runs: list[dict], settings: dic
     }, indent=1, default=float))
     if results_dir is not None and results_dir != out / "results" and results_dir.exists():
         shutil.copy(report, results_dir / "report.md")
-    print("\n".join(lines[8:9 + len(main_rows) + 2]))
+    print("\n".join([main_table, *reference]))
     print("\n".join(verdict_lines(comps)))
     print(f"study finished in {seconds / 60:.1f} min")
     return report

@@ -8,9 +8,10 @@ is evaluated on every test database (the training ones and two unseen ones) with
 read against the *ceiling*, what a model that perceived the generating AUs perfectly would score
 (facebehavior.evaluation.ceiling).
 
-Three sizes: `--quick` (the tests), the default `make demo` (≤ 15 min on a 2-core CPU) and
-`--full`, the study docs/results.md reports: more epochs, 5 seeds, every distribution-matching form
-and a scarce-label regime (10% of the expression labels kept). Every run is a resumable training
+Three sizes: `--quick` (the tests), the default `make demo` (15 min from a fresh clone on a quiet
+2-core CPU, virtual environment included; docs/results.md) and `--full`, the study docs/results.md
+reports: more epochs, 5 seeds, every distribution-matching form, every task-balancing method and a
+scarce-label regime (10% of the expression labels kept). Every run is a resumable training
 run and writes its result to `<results>/<run>.json` as it finishes; `--resume` skips finished runs
 and continues interrupted ones from their last checkpoint, so a study stopped at any point goes on
 where it was. Rows are data (`Row`): a later study adds rows (e.g. a task-balancing method through

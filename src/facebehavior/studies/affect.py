@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from facebehavior.studies.common import environment, environment_line, report_columns, summarise_runs, values
+from facebehavior.studies.common import (environment, environment_line, interval_table, report_columns, signed,
+                                         summarise_runs, values)
 from facebehavior.studies.transfer import negative_transfer, plot_transfer, transfer_summary, transfer_table
 
 # Eq. 4 sums the matching term over the AUs while L_AU (eq. 2) averages over annotated AUs;
@@ -405,10 +406,6 @@ def comparisons(table: dict[str, list[dict]], baselines: dict[str, str], columns
     return out
 
 
-def _fmt(x: float, digits: int = 3) -> str:
-    return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:+.{digits}f}"
-
-
 def verdict_lines(comps: list[dict]) -> list[str]:
     lines = []
     for row in dict.fromkeys(c["row"] for c in comps):
@@ -417,7 +414,7 @@ def verdict_lines(comps: list[dict]) -> list[str]:
         worse = [c for c in mine if c["verdict"] == "worse"]
         verdict = ("helped" if better and not worse else "hurt" if worse and not better
                    else "mixed" if better else "made no significant difference")
-        cell = lambda c: f"{c['column']} ({_fmt(c['diff'])} [{_fmt(c['low'])}, {_fmt(c['high'])}], " \
+        cell = lambda c: f"{c['column']} ({signed(c['diff'])} [{signed(c['low'])}, {signed(c['high'])}], " \
                          f"p_Holm={c['p_holm']:.3f})"
         lines.append(f"- **{row}** vs {mine[0]['baseline']}: {verdict}. Significantly better: "
                      f"{', '.join(map(cell, better)) or 'none'}. Significantly worse: "
@@ -427,22 +424,11 @@ def verdict_lines(comps: list[dict]) -> list[str]:
     return lines
 
 
-def comparison_table(comps: list[dict], columns) -> str:
-    """Rows × columns of 'difference [95% interval]', bold where Holm-significant."""
-    headers = [c[3] for c in columns]
-    rows = list(dict.fromkeys(c["row"] for c in comps))
-    lines = ["| vs its baseline | " + " | ".join(headers) + " |", "|" + "---|" * (len(headers) + 1)]
-    for row in rows:
-        cells = []
-        for h in headers:
-            c = next((c for c in comps if c["row"] == row and c["column"] == h), None)
-            if c is None:
-                cells.append("")
-                continue
-            text = f"{_fmt(c['diff'])} [{_fmt(c['low'])}, {_fmt(c['high'])}]"
-            cells.append(f"**{text}**" if c["verdict"] != "no significant difference" else text)
-        lines.append(f"| {row} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def comparison_table(comps: list[dict]) -> str:
+    """Rows × columns of 'difference [95% interval]', bold where Holm-significant (columns in the
+    report's order: comparisons are made column by column for each row)."""
+    return interval_table(comps, "row", "column", "vs its baseline",
+                          lambda c: c["verdict"] != "no significant difference")
 
 
 def plot_curves(runs: list[dict], names: list[str], out_png: Path) -> Path:
@@ -527,7 +513,7 @@ def write_affect_report(out: Path, preset: dict, runs: list[dict], settings: dic
               "Each coupling row and each balancing method alone is compared with no coupling, a balancing method "
               f"combined with {BEST} with that coupling alone (scarce rows with scarce no coupling; the single-task "
               "networks with the multi-task one: a negative number there is the multi-task network doing better). "
-              "Bold: significant after Holm's correction.", "", comparison_table(comps, columns), "",
+              "Bold: significant after Holm's correction.", "", comparison_table(comps), "",
               *verdict_lines(comps), "", f"![variants]({figure.relative_to(out)})", ""]
     if transfer:
         lines += ["## Negative transfer: each multi-task variant minus the single-task networks", "",

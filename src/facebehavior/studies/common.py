@@ -54,6 +54,29 @@ def values(results_list: list[dict], column) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in got])
 
 
+def signed(x, digits: int = 3) -> str:
+    """A difference as '+0.012' ('–' when missing or NaN)."""
+    return "–" if x is None or not np.isfinite(x) else f"{x:+.{digits}f}"
+
+
+def interval_table(cells: list[dict], row_key: str, column_key: str, corner: str, bold) -> str:
+    """Markdown grid of 'difference [low, high]' cells (dicts with diff, low, high), one row per
+    distinct `row_key` value and one column per distinct `column_key` value, in first-seen order;
+    `bold(cell)` says which to set in bold."""
+    rows = list(dict.fromkeys(c[row_key] for c in cells))
+    columns = list(dict.fromkeys(c[column_key] for c in cells))
+    by = {(c[row_key], c[column_key]): c for c in cells}
+    lines = [f"| {corner} | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 1)]
+    for r in rows:
+        texts = []
+        for col in columns:
+            c = by.get((r, col))
+            text = "" if c is None else f"{signed(c['diff'])} [{signed(c['low'])}, {signed(c['high'])}]"
+            texts.append(f"**{text}**" if c is not None and bold(c) else text)
+        lines.append(f"| {r} | " + " | ".join(texts) + " |")
+    return "\n".join(lines)
+
+
 def summarise_runs(rows: dict[str, list[dict]], columns) -> dict:
     """{row: {header: {"mean", "std", "n"}}} plus each row's mean over all columns."""
     out = {}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facebehavior.studies.common import values
+from facebehavior.studies.common import interval_table, values
 from facebehavior.evaluation.significance import welch_interval
 
 
@@ -44,21 +44,7 @@ def _excludes_zero(c: dict) -> bool:
 def transfer_table(cells: list[dict]) -> str:
     """Markdown: one row per column (task on a database), one column per variant; each cell
     'difference [95% interval]', bold where the interval excludes zero."""
-    variants = list(dict.fromkeys(c["variant"] for c in cells))
-    columns = list(dict.fromkeys(c["column"] for c in cells))
-    fmt = lambda x: "–" if not np.isfinite(x) else f"{x:+.3f}"
-    lines = ["| task on database | " + " | ".join(variants) + " |", "|" + "---|" * (len(variants) + 1)]
-    for col in columns:
-        row = []
-        for v in variants:
-            c = next((c for c in cells if c["variant"] == v and c["column"] == col), None)
-            if c is None:
-                row.append("")
-                continue
-            text = f"{fmt(c['diff'])} [{fmt(c['low'])}, {fmt(c['high'])}]"
-            row.append(f"**{text}**" if _excludes_zero(c) else text)
-        lines.append(f"| {col} | " + " | ".join(row) + " |")
-    return "\n".join(lines)
+    return interval_table(cells, "column", "variant", "task on database", _excludes_zero)
 
 
 def transfer_summary(cells: list[dict]) -> list[str]:

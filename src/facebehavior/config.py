@@ -165,6 +165,8 @@ class TrainConfig:
     reuse_freed_memory: bool = True  # glibc: reuse freed host memory, not page-fault it in every step (training/memory.py)
     balancing: str = "none"  # task balancing (losses/balancing.py): uncertainty weighting, or PCGrad's gradient surgery
     balancing_lr: float | None = None  # uncertainty: the log-variances' learning rate (None: train.lr)
+    mixup: float = 0.0  # > 0: mixup's Beta(α, α) parameter; images are blended with a partner that labels the same tasks (training/mixup.py)
+    label_smoothing: float = 0.0  # ε: every multiclass target becomes (1 − ε)·target + ε/K
 
 
 @dataclass
@@ -262,6 +264,8 @@ _RANGES = {
     "TrainConfig.threads": "[1, inf)",
     "TrainConfig.ema_decay": "[0, 1)",
     "TrainConfig.balancing_lr": "(0, inf)",
+    "TrainConfig.mixup": "[0, inf)",
+    "TrainConfig.label_smoothing": "[0, 1)",
     "EvalConfig.batch_size": "[1, inf)",
     "EvalConfig.median_filter": "[0, inf)",
 }

@@ -143,3 +143,32 @@ def test_mse_over_labelled_entries():
     pred = torch.tensor([[0.0, 1.0], [0.5, 0.5]])
     targets = torch.tensor([[1.0, NAN], [0.0, 0.5]])
     assert mse_loss(pred, targets).item() == pytest.approx((1.0 + 0.25 + 0.0) / 3)
+
+
+def test_label_smoothing_equals_torch_cross_entropy_with_its_label_smoothing():
+    logits, hard = torch.randn(6, 5), torch.tensor([0, 4, 2, -1, 1, 3])
+    keep = hard >= 0
+    expected = torch.nn.functional.cross_entropy(logits[keep], hard[keep], label_smoothing=0.1)
+    assert multiclass_ce(logits, hard, smoothing=0.1).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_label_smoothing_of_a_soft_target_mixes_it_with_the_uniform_distribution():
+    logits, soft = torch.randn(3, 4), torch.softmax(torch.randn(3, 4), 1)
+    target = 0.8 * soft + 0.2 / 4
+    expected = -(target * torch.log_softmax(logits, 1)).sum(1).mean()
+    got = multiclass_ce(logits, torch.full((3,), -1), soft, smoothing=0.2)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_smoothed_cross_entropy_is_minimised_below_certainty():
+    # what the loss optimises: for a hard label the optimum is p(true) = 1 − ε + ε/K, not 1
+    logits = torch.zeros(1, 4, requires_grad=True)
+    optimiser = torch.optim.SGD([logits], lr=1.0)
+    for _ in range(3000):
+        optimiser.zero_grad()
+        multiclass_ce(logits, torch.tensor([2]), smoothing=0.2).backward()
+        optimiser.step()
+    p = torch.softmax(logits.detach(), 1)[0]
+    assert p[2].item() == pytest.approx(1 - 0.2 + 0.2 / 4, abs=1e-3)
+    assert multiclass_ce(torch.tensor([[0.0, 0.0, 9.0, 0.0]]), torch.tensor([2]), smoothing=0.2) > \
+        multiclass_ce(logits.detach(), torch.tensor([2]), smoothing=0.2)

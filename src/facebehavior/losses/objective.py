@@ -93,24 +93,33 @@ def _coannotated(a: torch.Tensor, b: torch.Tensor, rel: torch.Tensor, opts: CoAn
     return new_a, new_b, w_a, w_b
 
 
-def _labelled(t: TaskSpec, labels: dict[str, torch.Tensor], weights: torch.Tensor | None) -> bool:
-    """Whether task `t`'s loss (losses/tasks.py) has a labelled sample in the batch, by its own rule."""
+def labelled_rows(t: TaskSpec, labels: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(N,) whether each sample carries any label of task `t` (the encodings of losses/tasks.py)."""
     y = labels[t.name]
     if t.kind == "multiclass":
         soft = labels.get(f"{t.name}_soft")
-        has = (y >= 0) if soft is None else (y >= 0) | ~torch.isnan(soft).any(1)
+        return (y >= 0) if soft is None else (y >= 0) | ~torch.isnan(soft).any(1)
+    return ~torch.isnan(y).all(1) if y.dim() > 1 else ~torch.isnan(y)
+
+
+def _labelled(t: TaskSpec, labels: dict[str, torch.Tensor], weights: torch.Tensor | None) -> bool:
+    """Whether task `t`'s loss (losses/tasks.py) has a labelled sample in the batch, by its own rule."""
+    if t.kind == "multiclass":
+        has = labelled_rows(t, labels)
         return bool((has if weights is None else has & (weights > 0)).any())
-    has = ~torch.isnan(y)
+    has = ~torch.isnan(labels[t.name])
     if t.kind == "multilabel":
         return bool((has if weights is None else has & (weights > 0)).any())
     return bool((has.sum(0) >= 2).any()) if t.loss == "ccc" else bool(has.any())
 
 
 class MultiTaskObjective(nn.Module):
-    def __init__(self, tasks: list[TaskSpec], couplings: list[CouplingTerm] | None = None):
+    def __init__(self, tasks: list[TaskSpec], couplings: list[CouplingTerm] | None = None,
+                 label_smoothing: float = 0.0):
         super().__init__()
         self.tasks = tasks
         self.couplings = couplings or []
+        self.label_smoothing = label_smoothing  # of every multiclass task's cross entropy
         for i, c in enumerate(self.couplings):
             self.register_buffer(f"_rel{i}", c.weights.float())
 
@@ -145,7 +154,8 @@ class MultiTaskObjective(nn.Module):
         for t in self.tasks:
             out = logits[t.name]
             if t.kind == "multiclass":
-                loss = multiclass_ce(out, labels[t.name], labels.get(f"{t.name}_soft"), sample_weights.get(t.name))
+                loss = multiclass_ce(out, labels[t.name], labels.get(f"{t.name}_soft"), sample_weights.get(t.name),
+                                     self.label_smoothing)
             elif t.kind == "multilabel":
                 loss = masked_bce(out, labels[t.name], sample_weights.get(t.name))
             else:

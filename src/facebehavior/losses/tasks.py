@@ -18,12 +18,13 @@ def _zero(like: torch.Tensor) -> torch.Tensor:
 
 
 def multiclass_ce(logits: torch.Tensor, hard: torch.Tensor, soft: torch.Tensor | None = None,
-                  weights: torch.Tensor | None = None) -> torch.Tensor:
+                  weights: torch.Tensor | None = None, smoothing: float = 0.0) -> torch.Tensor:
     """Cross entropy with hard targets (index, -1 = none) or soft targets (rows of NaN = none).
 
     A sample with a soft label uses it (−Σ p log q); otherwise its hard label. `weights` (N,), default
     1, scales each sample's term (co-annotated classes count the co-annotation weight); a sample of
-    weight 0 is not labelled. Mean over the labelled samples.
+    weight 0 is not labelled. Mean over the labelled samples. `smoothing` ε (label smoothing, Szegedy
+    et al. 2016) mixes every target with the uniform distribution: (1 − ε)·target + ε/K.
     """
     log_q = F.log_softmax(logits.float(), dim=1)
     has_soft = torch.zeros_like(hard, dtype=torch.bool) if soft is None else ~torch.isnan(soft).any(1)
@@ -36,7 +37,10 @@ def multiclass_ce(logits: torch.Tensor, hard: torch.Tensor, soft: torch.Tensor |
     soft_term = 0.0
     if soft is not None:
         soft_term = -(torch.nan_to_num(soft) * log_q).sum(1) * has_soft
-    return ((hard_term + soft_term) * w).sum() / n
+    per_sample = hard_term + soft_term
+    if smoothing > 0:  # the uniform target's cross entropy, −mean_k log q_k, on the labelled samples
+        per_sample = (1 - smoothing) * per_sample - smoothing * log_q.mean(1) * (has_soft | has_hard)
+    return (per_sample * w).sum() / n
 
 
 def masked_bce(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:

@@ -23,9 +23,11 @@ from facebehavior.models import build_model
 from facebehavior.models.multitask import MultiTaskNet
 from facebehavior.models.preprocessing import resolve_preprocessing
 from facebehavior.training.distributed import gather_global_batch, global_batchnorm
+from facebehavior.training.mixup import draw_lambda, mix_inputs, mixed_losses, partners
 from facebehavior.training.optim import build_optimizer, build_scheduler
 
 PHASES = ("augment", "labels", "forward", "losses", "backward", "optimizer", "check")
+_MIXUP_STREAM = 7_777_777  # mixup's random draws: a generator apart from augmentation's
 
 
 @dataclass
@@ -69,7 +71,10 @@ def build_step_parts(cfg, tasks, table, couplings, device: torch.device, total_s
     memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model, tasks, resolve_preprocessing(cfg)).to(device, memory_format=memory_format)
-    objective = MultiTaskObjective(tasks, couplings).to(device)
+    if distributed and cfg.train.mixup > 0:
+        raise ConfigError("train.mixup is not supported under torchrun yet (partners are drawn within one "
+                          "process's batch); train in one process or set train.mixup=0")
+    objective = MultiTaskObjective(tasks, couplings, cfg.train.label_smoothing).to(device)
     if distributed and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)  # global batch statistics
     elif distributed:
@@ -128,8 +133,8 @@ def _no_mark(phase: str) -> None:
 
 def optimisation_step(parts: StepParts, images: torch.Tensor, idx: torch.Tensor, global_step: int,
                       mark: Callable[[str], None] = _no_mark) -> StepOutput:
-    """Augment, forward, named losses, backward on their sum (or as `train.balancing` balances them),
-    optimiser and scheduler step.
+    """Augment (and blend, with `train.mixup`), forward, named losses, backward on their sum (or as
+    `train.balancing` balances them), optimiser and scheduler step.
 
     `global_step` counts the steps already taken; `mark(phase)` is called as each of PHASES ends.
     Raises FaceBehaviorError when the loss is not finite.
@@ -147,6 +152,12 @@ def optimisation_step(parts: StepParts, images: torch.Tensor, idx: torch.Tensor,
     mark("augment")
     if not parts.distributed:
         labels = {k: v.to(parts.device, non_blocking=True) for k, v in parts.table.batch_labels(idx).items()}
+    partner, lam = None, 1.0
+    if cfg.train.mixup > 0:  # blends the augmented images (refused under DDP: build_step_parts)
+        mixing = make_generator(cfg.train.seed + _MIXUP_STREAM, global_step)
+        partner = partners(parts.objective.tasks, labels, mixing)
+        lam = draw_lambda(cfg.train.mixup, mixing)
+        x = mix_inputs(x, partner, lam)
     mark("labels")
     balancing = cfg.train.balancing
     features, taps = [], []
@@ -164,7 +175,10 @@ def optimisation_step(parts: StepParts, images: torch.Tensor, idx: torch.Tensor,
         labels = {k: v.to(parts.device, non_blocking=True) for k, v in parts.table.batch_labels(idx).items()}
     mark("forward")
     present: dict | None = {} if balancing != "none" else None
-    losses = parts.objective(logits, labels, present=present)
+    if partner is None:
+        losses = parts.objective(logits, labels, present=present)
+    else:
+        losses = mixed_losses(parts.objective, logits, labels, partner, lam, present)
     mark("losses")
     parts.optimizer.zero_grad(set_to_none=True)  # set_to_none: an absent task's log-variance keeps grad None
     balance, backward_on = {}, losses["total"]

@@ -79,36 +79,44 @@ def ferplus8_to_expr7(probs8: np.ndarray) -> np.ndarray:
     return probs7 / np.maximum(probs7.sum(1, keepdims=True), PROB_FLOOR)
 
 
-def evaluate_ferplus(checkpoint, manifest, out_dir, device: str = "cpu", batch_size: int = 256,
-                     split: str = "test", flip_average: bool | None = None) -> dict:
-    """Both protocols on the `split` rows of `manifest` (which must carry the soft columns); writes
-    the confusion matrices to ``<out_dir>/figures``. `flip_average` overrides the checkpoint's
-    preprocessing (None: as recorded), to measure test-time mirroring."""
+def ferplus_predictions(checkpoint, manifest, split: str = "test", device: str = "cpu", batch_size: int = 256,
+                        flip_average: bool | None = None):
+    """(probabilities per head, labels per task, tasks, model, meta) of `checkpoint` on the `split`
+    rows of `manifest`. `flip_average` overrides the checkpoint's preprocessing (None: as recorded)."""
     from dataclasses import replace
 
     import torch
 
     from facebehavior.data.datasets import ImageTable
-    from facebehavior.evaluation import plots
-    from facebehavior.evaluation.predict import predict_table
-    from facebehavior.labels import EXPRESSIONS
-    from facebehavior.models.checkpoint import load_model
     from facebehavior.data.manifest import load_split
+    from facebehavior.errors import FaceBehaviorError
+    from facebehavior.evaluation.predict import predict_table
+    from facebehavior.models.checkpoint import load_model
 
     model, meta, cfg = load_model(checkpoint, device)
     if flip_average is not None:
         model.preprocessing = replace(model.preprocessing, flip_average=flip_average)
     tasks = cfg.task_specs()
-    test = load_split([str(manifest)], tasks, split, None)
-    if test is None:
-        from facebehavior.errors import FaceBehaviorError
-
+    rows = load_split([str(manifest)], tasks, split, None)
+    if rows is None:
         raise FaceBehaviorError(f"{manifest}: no rows with split {split!r} to evaluate")
-    table = ImageTable(test, tasks, cfg.data.image_size)
+    table = ImageTable(rows, tasks, cfg.data.image_size)
     preds = predict_table(model, table, tasks, torch.device(device), batch_size)
-    labels = {k: v.numpy() for k, v in table.labels.items()}
+    return preds, {k: v.numpy() for k, v in table.labels.items()}, tasks, model, meta
+
+
+def evaluate_ferplus(checkpoint, manifest, out_dir, device: str = "cpu", batch_size: int = 256,
+                     split: str = "test", flip_average: bool | None = None) -> dict:
+    """Both protocols on the `split` rows of `manifest` (which must carry the soft columns); writes
+    the confusion matrices to ``<out_dir>/figures``. `flip_average` overrides the checkpoint's
+    preprocessing (None: as recorded), to measure test-time mirroring."""
+    from facebehavior.evaluation import plots
+    from facebehavior.labels import EXPRESSIONS
+
+    preds, labels, tasks, model, meta = ferplus_predictions(checkpoint, manifest, split, device, batch_size,
+                                                            flip_average)
     names8 = next(t.labels for t in tasks if t.name == "ferplus8")
-    results = {"checkpoint": str(checkpoint), "split": split, "n_test_images": len(table),
+    results = {"checkpoint": str(checkpoint), "split": split, "n_test_images": len(labels["ferplus8"]),
                "preprocessing": model.preprocessing.to_dict(), "protocols": {
         "ferplus8": protocol_metrics(preds["ferplus8"], labels["ferplus8"], labels.get("ferplus8_soft"), names8),
         "expr7": protocol_metrics(preds["expr"], labels["expr"], labels.get("expr_soft"), EXPRESSIONS),

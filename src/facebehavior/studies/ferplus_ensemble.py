@@ -1,0 +1,35 @@
+"""Which finished FER+ runs to ship together: every subset of the runs scored as an ensemble on
+FER+ valid (8-class majority accuracy), from each run's predictions made once.
+
+An ensemble averages its members' logits (models/multitask.EnsembleNet). Averaging the members'
+log-probabilities gives the same softmax (each member's log-softmax differs from its logits by a
+per-image constant), so subsets are scored without running any network again. Test is never read.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+
+
+def ensemble_probabilities(log_probs: list[np.ndarray]) -> np.ndarray:
+    """softmax(mean of the members' log-probabilities) = the logit-averaging ensemble's output."""
+    mean = np.mean(log_probs, axis=0)
+    mean = mean - mean.max(1, keepdims=True)
+    p = np.exp(mean)
+    return p / p.sum(1, keepdims=True)
+
+
+def score_subsets(log_probs: dict[str, np.ndarray], hard: np.ndarray, max_members: int | None = None) -> list[dict]:
+    """Every non-empty subset of the runs (up to `max_members`), its accuracy on the rows with a
+    label (hard ≥ 0) and how many of them it gets right; best first, fewer members first on a tie."""
+    names, keep = list(log_probs), hard >= 0
+    rows = []
+    for k in range(1, (max_members or len(names)) + 1):
+        for members in combinations(names, k):
+            pred = ensemble_probabilities([log_probs[m][keep] for m in members]).argmax(1)
+            correct = int((pred == hard[keep]).sum())
+            rows.append({"members": list(members), "correct": correct, "n": int(keep.sum()),
+                         "accuracy": correct / int(keep.sum())})
+    return sorted(rows, key=lambda r: (-r["correct"], len(r["members"])))

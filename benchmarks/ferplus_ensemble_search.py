@@ -6,6 +6,9 @@ by 8-class majority accuracy, fewer members first on a tie. Test is never read h
 
     python benchmarks/ferplus_ensemble_search.py --run A=runs/fer_s1_e30 --run B=runs/fer_s1_e30_ema_erase ...
 
+A name may also point at a checkpoint folder, e.g. a member of the shipped ensemble taken out by
+scripts/split_shipped_model.py (when its run folder is gone).
+
 Prints the ranking and writes benchmarks/results/ferplus_ensemble_search.json. The winner is then
 shipped with scripts/ship_ferplus_model.py and scored on test once by benchmarks/ferplus_shipped.py.
 """
@@ -13,7 +16,6 @@ shipped with scripts/ship_ferplus_model.py and scored on test once by benchmarks
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -28,12 +30,13 @@ RESULTS = Path(__file__).parent / "results"
 
 def main() -> None:
     from facebehavior.studies.ferplus import prepare_data
-    from facebehavior.studies.ferplus_ensemble import score_subsets
+    from facebehavior.studies.ferplus_ensemble import run_checkpoint, score_subsets
     from facebehavior.studies.ferplus_report import PROB_FLOOR, ferplus_predictions
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", action="append", default=[], metavar="NAME=RUN_DIR", required=True,
-                    help="a finished `facebehavior recipe ferplus` output folder and a short name (repeatable)")
+                    help="a short name and a finished `facebehavior recipe ferplus` output folder or a checkpoint "
+                         "folder, e.g. a member of the shipped model (scripts/split_shipped_model.py) (repeatable)")
     ap.add_argument("--max-members", type=int, default=None, help="largest ensemble considered (default: all)")
     ap.add_argument("--data", default="../shared/data/ferplus")
     ap.add_argument("--out", default=str(RESULTS / "ferplus_ensemble_search.json"))
@@ -43,7 +46,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         data = prepare_data(args.data, Path(work) / "data", say=lambda *_: None)
         for name, run in runs.items():
-            best = json.loads((Path(run) / "results.json").read_text())["run"]["checkpoint"]
+            best, _ = run_checkpoint(run)
             preds, labels, *_ = ferplus_predictions(best, data.full, split="val", flip_average=False)
             log_probs[name] = np.log(np.clip(preds["ferplus8"], PROB_FLOOR, 1.0))
             hard = labels["ferplus8"]

@@ -12,7 +12,6 @@ shipped weights with benchmarks/ferplus_shipped.py.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -21,13 +20,16 @@ from pathlib import Path
 def main() -> None:
     from facebehavior.models.pretrained import DEFAULT, ensemble_checkpoint, ship_checkpoint
     from facebehavior.models.checkpoint import read_meta
+    from facebehavior.studies.ferplus_ensemble import run_checkpoint
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--run", action="append", required=True, help="a finished `recipe ferplus` output folder")
+    ap.add_argument("--run", action="append", required=True,
+                    help="a finished `recipe ferplus` output folder, or a checkpoint folder such as a member of the "
+                         "shipped model (scripts/split_shipped_model.py)")
     ap.add_argument("--flip-average", action="store_true", help="average each crop with its mirror image")
     args = ap.parse_args()
-    runs = [json.loads((Path(r) / "results.json").read_text())["run"] for r in args.run]
-    best = [Path(r["checkpoint"]) for r in runs]
+    best, commands = zip(*[run_checkpoint(r) for r in args.run])
+    best = list(best)
     # FER+ crops are FER2013's framing whatever the run recorded (runs made before `data.crop` existed
     # say arcface); gray and 48 px come from the run itself
     prep = replace(read_meta(best[0]).input_record(), crop="fer2013", flip_average=args.flip_average)
@@ -35,7 +37,7 @@ def main() -> None:
         source = ensemble_checkpoint(best, Path(work) / "ensemble", prep.to_dict()) if len(best) > 1 else best[0]
         summary = {
             "summary": "7 basic expressions from one face (FER+ train; docs/models.md)",
-            "trained_by": [r["command"] for r in runs],
+            "trained_by": list(commands),
             "members": len(best),
             "shipped_by": "python scripts/ship_ferplus_model.py " + " ".join(
                 [f"--run {r}" for r in args.run] + (["--flip-average"] if args.flip_average else [])),

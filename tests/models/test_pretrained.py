@@ -109,3 +109,38 @@ def test_an_ensemble_refuses_members_of_other_shapes(checkpoint, tmp_path):
     (other / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="network shape"):
         ensemble_checkpoint([checkpoint, other], tmp_path / "ens")
+
+
+def test_splitting_an_ensemble_gives_back_each_members_weights_and_predictions(checkpoint, checkpoint_no_va, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from facebehavior.models.checkpoint import load_model, read_meta
+    from facebehavior.models.pretrained import ensemble_checkpoint, split_ensemble
+
+    ens = ensemble_checkpoint([checkpoint, checkpoint_no_va], tmp_path / "ens")
+    members = split_ensemble(ens, tmp_path / "split", commands=["train a", "train b"])
+    assert [m.name for m in members] == ["member_0", "member_1"]
+    for member, original in zip(members, [checkpoint, checkpoint_no_va]):
+        got, want = load_file(member / "model.safetensors"), load_file(original / "model.safetensors")
+        assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(load_model(members[1])[0](x)["expr"], load_model(checkpoint_no_va)[0](x)["expr"])
+    meta = read_meta(members[1])
+    assert meta.ensemble_of is None and meta.member_of["index"] == 1 and meta.member_of["trained_by"] == "train b"
+    # members re-combine into the same ensemble
+    again = ensemble_checkpoint(members, tmp_path / "again")
+    assert read_meta(again).member_of is None
+    first, second = load_file(ens / "model.safetensors"), load_file(again / "model.safetensors")
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_splitting_refuses_a_single_network_and_a_wrong_number_of_commands(checkpoint, checkpoint_no_va, tmp_path):
+    from facebehavior.models.pretrained import ensemble_checkpoint, split_ensemble
+
+    with pytest.raises(CheckpointError, match="not an ensemble"):
+        split_ensemble(checkpoint, tmp_path / "split")
+    ens = ensemble_checkpoint([checkpoint, checkpoint_no_va], tmp_path / "ens")
+    with pytest.raises(CheckpointError, match="1 commands given for 2 members"):
+        split_ensemble(ens, tmp_path / "split", commands=["only one"])

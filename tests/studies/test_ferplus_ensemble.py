@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -21,3 +23,23 @@ def test_subsets_are_ranked_by_correct_answers_then_by_fewer_members():
     assert ranked[0]["members"] == ["a"] and ranked[0]["accuracy"] == 1.0 and ranked[0]["n"] == 3
     assert ranked[-1]["members"] == ["b"] and ranked[-1]["correct"] == 0
     assert [r["members"] for r in score_subsets({"a": right, "b": wrong}, hard, max_members=1)] == [["a"], ["b"]]
+
+
+def test_a_candidate_is_a_recipe_folder_or_a_checkpoint_folder(tmp_path):
+    import json
+
+    from facebehavior.errors import CheckpointError
+    from facebehavior.studies.ferplus_ensemble import run_checkpoint
+
+    recipe = tmp_path / "recipe"
+    recipe.mkdir()
+    (recipe / "results.json").write_text(json.dumps({"run": {"checkpoint": "r/train/checkpoints/best", "command": "cmd"}}))
+    assert run_checkpoint(recipe) == (Path("r/train/checkpoints/best"), "cmd")
+    member = tmp_path / "member"
+    member.mkdir()
+    (member / "meta.json").write_text(json.dumps({"member_of": {"index": 0, "trained_by": "made so"}}))
+    assert run_checkpoint(member) == (member, "made so")
+    (member / "meta.json").write_text(json.dumps({}))
+    assert run_checkpoint(member) == (member, f"checkpoint {member}")
+    with pytest.raises(CheckpointError, match="neither"):
+        run_checkpoint(tmp_path)

@@ -44,6 +44,9 @@ class CheckpointMeta:
     # the databases of the training rows (None before this was recorded): says the domain
     training_databases: list | None = None
     ensemble_of: list | None = None  # the checkpoints averaged into this one (models/pretrained.ensemble_checkpoint)
+    # this checkpoint was taken out of an ensemble (models/pretrained.split_ensemble): the ensemble's
+    # path, the member's index, the run it came from and the command that trained it, where known
+    member_of: dict | None = None
 
     def domain(self) -> str | None:
         """`synthetic` (SynthFace only), `real`, `mixed`, or None when the databases were not recorded."""

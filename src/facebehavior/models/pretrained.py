@@ -128,10 +128,42 @@ def ensemble_checkpoint(checkpoints: list[str | Path], out: str | Path, preproce
     meta["trained_tasks"] = [t for t in first["trained_tasks"] if all(t in m["trained_tasks"] for m in metas)]
     meta["training_databases"] = sorted({d for m in metas for d in (m.get("training_databases") or [])}) or None
     meta["ensemble_of"] = [str(c) for c in checkpoints]
+    meta.pop("member_of", None)  # a member split out of another ensemble is a run of its own here
     if preprocessing is not None:
         meta["preprocessing"] = preprocessing
     return _write_folder(Path(out), meta,
                          lambda file: save_file(state, file, metadata={"format": first["format"]}))
+
+
+def split_ensemble(checkpoint: str | Path, out: str | Path, commands: list[str] | None = None) -> list[Path]:
+    """The inverse of `ensemble_checkpoint`: each member of an ensemble checkpoint written as a
+    checkpoint of its own (`out/member_<i>`), e.g. to score members alone or re-combine them with
+    new runs when only the ensemble (such as the shipped model) is left. `commands`: what trained
+    each member, recorded in its `member_of`. The members' metas are the ensemble's (which keeps
+    the first run's training details); their weights are their own."""
+    from safetensors.torch import load_file, save_file
+
+    src = Path(checkpoint)
+    meta = json.loads((src / "meta.json").read_text())
+    n = meta["config"]["model"].get("members") or 1
+    if n < 2:
+        raise CheckpointError(f"{src} is not an ensemble (model.members = {n}); nothing to split")
+    if commands is not None and len(commands) != n:
+        raise CheckpointError(f"{len(commands)} commands given for {n} members of {src}")
+    state = load_file(src / "model.safetensors")
+    folders = []
+    for i in range(n):
+        prefix = f"members.{i}."
+        member = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        m = json.loads(json.dumps(meta))
+        m["config"]["model"].pop("members", None)
+        m.pop("ensemble_of", None)
+        m["member_of"] = {"ensemble": str(src), "index": i,
+                          "source": meta["ensemble_of"][i] if meta.get("ensemble_of") else None,
+                          "trained_by": commands[i] if commands is not None else None}
+        folders.append(_write_folder(Path(out) / f"member_{i}", m,
+                                     lambda file, member=member: save_file(member, file, metadata={"format": meta["format"]})))
+    return folders
 
 
 def _heads(meta: dict) -> list:

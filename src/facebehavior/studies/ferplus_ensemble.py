@@ -8,9 +8,28 @@ per-image constant), so subsets are scored without running any network again. Te
 
 from __future__ import annotations
 
+import json
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
+
+from facebehavior.errors import CheckpointError
+
+
+def run_checkpoint(path: str | Path) -> tuple[Path, str]:
+    """(checkpoint, command that trained it) of a candidate member: a finished `recipe ferplus`
+    folder (its results.json names the best checkpoint and the command) or a checkpoint folder,
+    such as a member split out of the shipped model (models/pretrained.split_ensemble)."""
+    path = Path(path)
+    if (path / "results.json").is_file():
+        run = json.loads((path / "results.json").read_text())["run"]
+        return Path(run["checkpoint"]), run["command"]
+    if (path / "meta.json").is_file():
+        member = json.loads((path / "meta.json").read_text()).get("member_of") or {}
+        return path, member.get("trained_by") or f"checkpoint {path}"
+    raise CheckpointError(f"{path}: neither a finished FER+ recipe folder (results.json) nor a checkpoint "
+                          "folder (meta.json)")
 
 
 def ensemble_probabilities(log_probs: list[np.ndarray]) -> np.ndarray:

@@ -273,10 +273,9 @@ class _Sync:
     def close(self) -> None:
         """End the group together (one left to interpreter shutdown can abort the process)."""
         if self.enabled:
-            import torch.distributed as dist
+            from facebehavior.devices import cleanup_distributed
 
-            dist.barrier()
-            dist.destroy_process_group()
+            cleanup_distributed()
 
     def gather(self, results: list) -> list:
         """Every rank's results (on every rank); also a barrier."""

@@ -37,16 +37,6 @@ def setup_distributed(device_type: str) -> DistInfo:
     return info
 
 
-def cleanup_distributed() -> None:
-    """End the process group on every rank together. Call it once the DDP model is released and
-    collected: gloo's worker threads left to interpreter shutdown (a model kept alive by a reference
-    cycle holds the group) abort the process ("terminate called without an active exception"), and a
-    rank tearing down while another still talks to it fails the other."""
-    if dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
-
-
 # ---- the global batch under DDP -----------------------------------------------------------------------
 #
 # DDP averages gradients, which equals one process on the whole batch only for losses that are means

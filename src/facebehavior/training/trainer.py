@@ -24,7 +24,8 @@ from facebehavior.models.checkpoint import (CheckpointMeta, labels_with_annotati
 from facebehavior.training.coupling_setup import build_couplings
 from facebehavior.training.data import build_training_data, label_arrays_numpy
 from facebehavior.devices import resolve_device
-from facebehavior.training.distributed import cleanup_distributed, setup_distributed
+from facebehavior.devices import cleanup_distributed
+from facebehavior.training.distributed import setup_distributed
 from facebehavior.training.logger import RunLogger
 from facebehavior.training.memory import keep_freed_memory
 from facebehavior.training.step import build_step_parts, optimisation_step

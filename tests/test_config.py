@@ -324,3 +324,12 @@ def test_a_packaged_config_loads_by_name_from_anywhere(tmp_path, monkeypatch):
     assert load_config("paper_affect").name == load_config("paper_affect.yaml").name
     with pytest.raises(ConfigError, match="packaged configs, usable by name: .*paper_affect"):
         load_config("paper_afect")
+
+
+def test_a_median_filter_in_evaluation_is_refused_rather_than_ignored():
+    from facebehavior.config import load_config
+    from facebehavior.errors import ConfigError
+
+    assert load_config("paper_affect", ["eval.median_filter=0"]).eval.median_filter == 0
+    with pytest.raises(ConfigError, match="eval.median_filter: 5; evaluation does not median-filter.*analyze --median"):
+        load_config("paper_affect", ["eval.median_filter=5"])

@@ -24,12 +24,12 @@ from facebehavior.labels import TaskSpec, resolve_labels
 
 @dataclass
 class TaskConfig:
-    name: str
-    kind: str
-    labels: Any = None
-    loss: str = ""
-    weight: float = 1.0
-    range: list | None = None
+    name: str  # the task's name: its head, its label columns' prefix (`expr`, `au_*`, `va_*`) and its output columns
+    kind: str  # multiclass (softmax), multilabel (sigmoids) or regression
+    labels: Any = None  # its labels: a list, or a registry name such as "@expressions", "@aus17", "@va"
+    loss: str = ""  # empty: the kind's default (cross_entropy, bce, ccc); regression also takes mse
+    weight: float = 1.0  # λ_t, the task loss's weight in the total
+    range: list | None = None  # regression: [low, high] that predictions are clamped to
     output: bool = True  # `analyze` writes its columns; false for a head that only serves a protocol
 
     def spec(self) -> TaskSpec:
@@ -44,122 +44,122 @@ class TaskConfig:
 
 @dataclass
 class AugmentConfig:
-    enabled: bool = True
-    flip: bool = True
-    scale: list = field(default_factory=lambda: [0.9, 1.1])
-    rotate_deg: float = 10.0
-    translate: float = 0.05
-    brightness: float = 0.2
-    contrast: float = 0.2
-    grayscale: bool = False
+    enabled: bool = True  # false: training images are used as they are
+    flip: bool = True  # mirror half the images at random
+    scale: list = field(default_factory=lambda: [0.9, 1.1])  # [low, high] random zoom of the crop
+    rotate_deg: float = 10.0  # random rotation, up to this many degrees either way
+    translate: float = 0.05  # random shift, up to this share of the image size
+    brightness: float = 0.2  # random brightness change, up to this share
+    contrast: float = 0.2  # random contrast change, up to this share
+    grayscale: bool = False  # the model sees gray images (R = G = B), in training and in `analyze`
     erase: float = 0.0  # random erasing (Zhong et al. 2020): the share of images with a rectangle blanked
     erase_area: list = field(default_factory=lambda: [0.02, 0.25])  # its area, as a share of the image
 
 
 @dataclass
 class LabelSetConfig:
-    name: str
-    databases: list = field(default_factory=list)
-    batch_size: int | None = None
+    name: str  # the label set's name, shown in logs
+    databases: list = field(default_factory=list)  # the databases whose rows form this set's batch
+    batch_size: int | None = None  # its rows in each step's concatenated batch (None: a share of data.batch_size)
 
 
 @dataclass
 class DataConfig:
-    train: list = field(default_factory=list)
-    val: list = field(default_factory=list)
-    test: list = field(default_factory=list)
-    root: str | None = None
-    databases: list = field(default_factory=list)
-    image_size: int = 112
+    train: list = field(default_factory=list)  # manifests (CSV or Parquet) whose `train` rows train
+    val: list = field(default_factory=list)  # manifests whose `val` rows select the model (empty: the train manifests)
+    test: list = field(default_factory=list)  # manifests whose `test` rows `evaluate` scores (empty: the train manifests)
+    root: str | None = None  # folder that relative image paths in the manifests start from
+    databases: list = field(default_factory=list)  # keep only these databases' rows (empty: all)
+    image_size: int = 112  # the network's input size in pixels (square)
     crop: str = "arcface"  # the landmark template the training crops follow (models/preprocessing.py)
-    label_sets: Any = "auto"
+    label_sets: Any = "auto"  # auto: one set per combination of tasks that rows carry; or a list of label-set entries
     # how a set without a given batch size gets its share: in proportion to its rows (every set is used
     # up in the same number of steps) or equal (each the same share, small sets repeat more often).
     # Proportional stays the default: equal shares helped expressions and valence at the demo's budget
     # but lowered arousal, on one seed (docs/results.md, e08 vs e04).
     label_set_shares: str = "rows"
-    batch_size: int = 376
-    cache: str = "none"
+    batch_size: int = 376  # images per step, all label sets together
+    cache: str = "none"  # memory: decode each image once and keep it (small datasets)
     cache_dir: str | None = None  # with cache "memory": keep decoded images here for later runs
-    num_workers: int = 2
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    num_workers: int = 2  # data-loading processes (0: in the training process)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # training-time augmentation
     allow_split_overlap: bool = False  # an image in train and in val/test is an error (leakage) unless true
 
 
 @dataclass
 class ModelConfig:
-    backbone: str = "fbn"
-    preset: str = "paper"
-    widths: list | None = None
-    depths: list | None = None
-    stem_stride: int | None = None
-    dropout: float = 0.0
-    pretrained: bool = False
-    pretrained_path: str | None = None
+    backbone: str = "fbn"  # fbn (FaceBehaviorNet), or timm:NAME for any timm model used headless (also bare resnet50, ...)
+    preset: str = "paper"  # fbn's size: tiny, small, or paper (the paper's ResNet-18-like network)
+    widths: list | None = None  # fbn: the four stages' channels, instead of the preset's
+    depths: list | None = None  # fbn: the four stages' block counts, instead of the preset's
+    stem_stride: int | None = None  # fbn: the stem's stride (None: the preset's; 1 keeps small inputs' detail)
+    dropout: float = 0.0  # dropout before the heads
+    pretrained: bool = False  # timm backbones: start from pretrained weights (needs pretrained_path)
+    pretrained_path: str | None = None  # a local .safetensors file of timm weights (nothing is downloaded)
     members: int = 1  # > 1: an ensemble of this many networks of this shape, their logits averaged
 
 
 @dataclass
 class CoAnnotationConfig:
-    enabled: bool = False
-    weight: float = 1.0
-    observational: str = "weighted"
+    enabled: bool = False  # co-annotation (section 3.1.2): labels filled in from the relatedness table
+    weight: float = 1.0  # what a filled-in label counts in the task losses (0: as if off, 1: the paper)
+    observational: str = "weighted"  # an observational link's label counts its weight w (weighted) or 1 (binary)
 
 
 @dataclass
 class SoftCoAnnotationConfig:
-    enabled: bool = False
-    weight: float = 1.0
-    form: str = "paper"
-    weighting: str = "weighted"
-    neutral: str = "zero"
+    enabled: bool = False  # soft co-annotation (eq. 5-7): expression targets derived from the AU labels
+    weight: float = 1.0  # the term's weight in the total
+    form: str = "paper"  # paper: eq. 7 as written (linear in p); kl: KL(q || p), minimised at p = q (docs/coupling.md)
+    weighting: str = "weighted"  # eq. 5 uses the links' weights w (weighted) or 1 for every link (binary)
+    neutral: str = "zero"  # neutral's score: 0 as eq. 5 gives it (zero) or 1 - max_a I(a) (complement)
     temperature: float = 1.0  # eq. 6 as softmax(I / T); 1 = the paper (nearly uniform targets)
 
 
 @dataclass
 class DistributionMatchingConfig:
-    enabled: bool = False
-    weight: float = 1.0
+    enabled: bool = False  # distribution matching (eq. 3-4): the AU predictions implied by the expression ones
+    weight: float = 1.0  # the term's weight in the total
     # bernoulli / multiclass / drop: the B predictions teach A and are never lowered by the term
     # (docs/coupling.md, benchmarks/dm_optimum.py); eq. 4 as written is paper / both / keep
     form: str = "bernoulli"
-    relatedness_mode: str = "binary"
-    grad_to: str = "multiclass"
+    relatedness_mode: str = "binary"  # every link weighs 1 (binary, eq. 3) or its weight w (weighted)
+    grad_to: str = "multiclass"  # which head the term trains: multiclass, multilabel or both
     unlinked: str = "drop"  # B labels no A class links to: left out (drop) or in eq. 4's sum (keep)
 
 
 @dataclass
 class CouplingConfig:
-    multiclass: str = "expr"
-    multilabel: str = "au"
-    relatedness: str = "du2014"
-    coannotation: CoAnnotationConfig = field(default_factory=CoAnnotationConfig)
-    soft_coannotation: SoftCoAnnotationConfig = field(default_factory=SoftCoAnnotationConfig)
-    distribution_matching: DistributionMatchingConfig = field(default_factory=DistributionMatchingConfig)
+    multiclass: str = "expr"  # the softmax task A of the pair
+    multilabel: str = "au"  # the multi-label task B of the pair
+    relatedness: str = "du2014"  # A → B table: du2014, affwild2_empirical, a CSV file, or estimate (from the training rows)
+    coannotation: CoAnnotationConfig = field(default_factory=CoAnnotationConfig)  # hard labels across the pair
+    soft_coannotation: SoftCoAnnotationConfig = field(default_factory=SoftCoAnnotationConfig)  # B labels → soft A targets
+    distribution_matching: DistributionMatchingConfig = field(default_factory=DistributionMatchingConfig)  # A predictions ↔ B
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10
-    max_steps: int | None = None
-    optimizer: str = "sgd"
-    lr: float = 1e-4
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    schedule: str = "none"
-    warmup_steps: int = 0
-    step_size: int = 10
-    gamma: float = 0.1
-    grad_clip: float = 0.0
-    amp: str = "none"
-    device: str = "auto"
-    seed: int = 0
-    log_every: int = 20
-    eval_every: int = 1
-    checkpoint_every: int = 0
-    select_metric: str = "mean_primary"
-    progress: bool = True
-    threads: int | None = None
+    epochs: int = 10  # passes over the training rows (an epoch: the steps that use up the label set needing most)
+    max_steps: int | None = None  # stop after this many steps, whatever the epochs
+    optimizer: str = "sgd"  # sgd, adam or adamw
+    lr: float = 1e-4  # the peak learning rate
+    momentum: float = 0.9  # sgd's momentum
+    weight_decay: float = 0.0  # L2 (sgd, adam) or decoupled (adamw) weight decay
+    schedule: str = "none"  # learning rate after warm-up: constant (none), cosine to 0, or step
+    warmup_steps: int = 0  # linear warm-up to lr over this many steps
+    step_size: int = 10  # schedule step: optimiser steps between decays (counted after warm-up)
+    gamma: float = 0.1  # schedule step: the factor of each decay
+    grad_clip: float = 0.0  # clip the gradient's global norm to this (0: off)
+    amp: str = "none"  # mixed precision on GPUs: bf16 or fp16 (with loss scaling); none on CPU
+    device: str = "auto"  # auto (a GPU when there is one), cpu, cuda, cuda:N or mps
+    seed: int = 0  # seeds initial weights, data order and augmentation: the same seed gives the same run
+    log_every: int = 20  # steps between lines of log.jsonl
+    eval_every: int = 1  # epochs between validations (the last epoch is always validated)
+    checkpoint_every: int = 0  # steps between resumable `last` checkpoints inside an epoch (0: at epoch ends only)
+    select_metric: str = "mean_primary"  # the validation score that picks `best`: mean_primary or DATABASE/TASK/METRIC
+    progress: bool = True  # a progress bar per epoch (the recipes print one line per epoch instead)
+    threads: int | None = None  # CPU threads for torch (None: torch's default)
     ema_decay: float = 0.0  # > 0: validate and ship an exponential moving average of the weights
     channels_last: bool = True   # NHWC convolutions: ~1.5x faster on CPU, the fast path for AMP on GPUs
     reuse_freed_memory: bool = True  # glibc: reuse freed host memory, not page-fault it in every step (training/memory.py)
@@ -171,23 +171,23 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    batch_size: int = 256
-    tune_thresholds: bool = True
-    median_filter: int = 0
+    batch_size: int = 256  # images per forward pass in validation and evaluation
+    tune_thresholds: bool = True  # multilabel: each label's decision threshold tuned on validation (else 0.5)
+    median_filter: int = 0  # reserved: must be 0 (evaluation does not smooth videos; `analyze --median` does)
     flip_average: bool = False  # predictions average the crop's and its mirror image's outputs
     protocols: dict = field(default_factory=dict)  # database → {task: primary metric}, over the registry
 
 
 @dataclass
 class ExperimentConfig:
-    name: str = "experiment"
-    out_dir: str | None = None
-    tasks: list = field(default_factory=list)
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    coupling: list = field(default_factory=list)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
+    name: str = "experiment"  # the run's name (default folder runs/NAME)
+    out_dir: str | None = None  # where the run writes checkpoints, logs and reports (None: runs/NAME)
+    tasks: list = field(default_factory=list)  # the tasks the network predicts (a list of task entries)
+    data: DataConfig = field(default_factory=DataConfig)  # manifests, batches, augmentation
+    model: ModelConfig = field(default_factory=ModelConfig)  # backbone and its size
+    coupling: list = field(default_factory=list)  # task pairs coupled through their relatedness (a list of coupling entries)
+    train: TrainConfig = field(default_factory=TrainConfig)  # optimiser, schedule, checkpoints, model selection
+    eval: EvalConfig = field(default_factory=EvalConfig)  # validation and evaluation
 
     def task_specs(self) -> list[TaskSpec]:
         return [t.spec() for t in self.tasks]
@@ -465,6 +465,12 @@ def validate_semantics(cfg: ExperimentConfig) -> None:
         raise ConfigError(f"data.augment.erase_area: {area!r}; valid: [low, high] with 0 < low <= high <= 1")
     if not _DEVICE.fullmatch(cfg.train.device):
         raise ConfigError(f"train.device: {cfg.train.device!r}; valid: auto, cpu, cuda, cuda:N, mps")
+    if cfg.eval.median_filter:
+        # the key exists in saved configs (0); until evaluation smooths per video, a non-zero value
+        # would be silently ignored
+        raise ConfigError(f"eval.median_filter: {cfg.eval.median_filter}; evaluation does not median-filter "
+                          "predictions yet (0 is the only valid value). For videos use `facebehavior analyze "
+                          "--median W`")
     metric = cfg.train.select_metric
     if metric != "mean_primary" and (metric.count("/") != 2 or not all(metric.split("/"))):
         # checked here: validation would otherwise fail on it only after the first epoch

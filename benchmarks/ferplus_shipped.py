@@ -9,7 +9,8 @@ Independent of the test suite: anyone with the FER+ folder can run it.
 Prints a table and writes benchmarks/results/ferplus_shipped.json. Speed is the network alone on
 aligned crops (what `analyze` runs after detection), faces/s over batches of 64 and of 1, PyTorch
 and ONNX Runtime, 1 and 2 threads; the previous network (`small` preset with a stride-2 stem, the
-CPU recipe before) is timed with the same code on random weights (speed does not depend on them).
+CPU recipe before) is timed with the same code on random weights (speed does not depend on them);
+`--before CKPT` times one more checkpoint beside them (e.g. a copy of the model shipped before).
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def faces_per_second(fn, crops: np.ndarray, batch: int, seconds: float = 3.0) ->
     return done / (time.perf_counter() - start)
 
 
-def speed_rows(checkpoint: Path) -> list[dict]:
+def speed_rows(checkpoint: Path, before: Path | None = None) -> list[dict]:
+    """faces/s of the shipped model, of the previous recipe's network and, given `before` (e.g. a copy
+    of the model shipped before this one), of that checkpoint too: same code, same process."""
     import torch
 
     from facebehavior.inference.backends import load_backend
@@ -67,12 +70,19 @@ def speed_rows(checkpoint: Path) -> list[dict]:
         onnx = onnx_session(data, threads)
         previous = _previous_network(size)
         run_onnx = (lambda c: onnx.run(None, {"image": c}))
+        if before is not None:
+            before_torch = load_backend(before, "torch", threads=threads)
+            before_onnx = onnx_session(export_onnx_bytes(before)[0], threads)
         for batch in (64, 1):
-            rows.append({"threads": threads, "batch": batch,
-                         "shipped_torch": faces_per_second(shipped.run, crops, batch),
-                         "shipped_onnx": faces_per_second(run_onnx, crops, batch),
-                         "previous_torch": faces_per_second(previous, crops, batch),
-                         "flip_average": shipped.info.preprocessing.flip_average})
+            row = {"threads": threads, "batch": batch,
+                   "shipped_torch": faces_per_second(shipped.run, crops, batch),
+                   "shipped_onnx": faces_per_second(run_onnx, crops, batch),
+                   "previous_torch": faces_per_second(previous, crops, batch),
+                   "flip_average": shipped.info.preprocessing.flip_average}
+            if before is not None:
+                row["before_torch"] = faces_per_second(before_torch.run, crops, batch)
+                row["before_onnx"] = faces_per_second(lambda c: before_onnx.run(None, {"image": c}), crops, batch)
+            rows.append(row)
     return rows
 
 
@@ -100,22 +110,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="../shared/data/ferplus", help="FER+ folder (FER2013Train/Valid/Test)")
     ap.add_argument("--model", default=DEFAULT, help="shipped model name or checkpoint folder")
+    ap.add_argument("--before", default=None,
+                    help="a checkpoint folder (e.g. a copy of the model shipped before) timed beside the shipped one")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "ferplus_shipped.json"))
     args = ap.parse_args()
     checkpoint = resolve_checkpoint(args.model)
     with tempfile.TemporaryDirectory() as work:
         acc = accuracy_table(checkpoint, args.data, Path(work))
-    speed = speed_rows(checkpoint)
+    speed = speed_rows(checkpoint, Path(args.before) if args.before else None)
     print(f"model {args.model} ({checkpoint}); preprocessing {acc['preprocessing']}")
     print(f"{'split':6} {'protocol':26} {'n':>5} {'accuracy':>9} {'mean rec':>9} {'macro F1':>9}")
     for split in ("val", "test"):
         for name, m in acc[split].items():
             print(f"{split:6} {name:26} {m['n_majority']:5d} {100 * m['accuracy']:8.2f}% "
                   f"{100 * m['mean_diag']:8.2f}% {100 * m['macro_f1']:8.2f}%")
-    print(f"\n{'threads':>7} {'batch':>5} {'shipped torch':>14} {'shipped onnx':>13} {'previous torch':>15}  (faces/s)")
+    print(f"\n{'threads':>7} {'batch':>5} {'shipped torch':>14} {'shipped onnx':>13} {'previous torch':>15} "
+          f"{'before torch':>13} {'before onnx':>12}  (faces/s)")
     for r in speed:
+        extra = f" {r['before_torch']:13.0f} {r['before_onnx']:12.0f}" if "before_torch" in r else ""
         print(f"{r['threads']:7d} {r['batch']:5d} {r['shipped_torch']:14.0f} {r['shipped_onnx']:13.0f} "
-              f"{r['previous_torch']:15.0f}")
+              f"{r['previous_torch']:15.0f}{extra}")
     write_result(args.out, {"command": "python benchmarks/ferplus_shipped.py " + " ".join(sys.argv[1:]),
                             "model": args.model, "checkpoint": str(checkpoint), "accuracy": acc, "speed": speed,
                             "machine": machine()})

@@ -17,7 +17,9 @@ long video.
    --min-face 0`), the automatic detection scale on every frame (`--detect-every 1`), and the
    defaults (detector every 5th frame at the automatic scale, with its full-sensitivity checks
    every 2 s; optical-flow tracking in between). What they cost in quality:
-   benchmarks/bench_detect_quality.py.
+   benchmarks/bench_detect_quality.py. Then the defaults once more with the model shipped in the
+   package (`ferplus-expr`, what `facebehavior analyze video.mp4` runs with no --checkpoint), in
+   PyTorch and from its exported ONNX file.
 3. Memory: a generated 10-minute 640×480 video at 2 fps (1200 frames) streamed through the same
    path (the defaults); resident memory (VmRSS) and its peak (VmHWM) when the stream reaches minute 1 and minute
    10. Memory is per frame in flight, so a low frame rate tests the same thing in less time.
@@ -73,6 +75,16 @@ def paper_checkpoint(folder: Path) -> Path:
     return save_checkpoint(folder / "paper", model, meta)
 
 
+def shipped_model(folder: Path) -> tuple[str, Path, Path]:
+    """The default model inside the package: its name, checkpoint folder and ONNX export."""
+    from facebehavior.models.pretrained import DEFAULT, resolve_checkpoint  # imports torch
+
+    checkpoint = resolve_checkpoint(None)
+    onnx_file = folder / "shipped.onnx"
+    onnx_file.write_bytes(export_onnx_bytes(checkpoint)[0])
+    return DEFAULT, checkpoint, onnx_file
+
+
 def best_time(fn, reps: int) -> float:
     fn()  # warm-up
     best = float("inf")
@@ -123,7 +135,9 @@ def bench_network(checkpoint: Path, reps: int) -> dict:
             torch.set_num_threads(1)
             t_torch1 = best_time(lambda: model(x), n)
             torch.set_num_threads(threads)
-        t_ort = best_time(lambda: session.run(None, {INPUT_NAME: x.numpy()}), n)
+        # The exported graph takes what analyze hands it: uint8 (B, S, S, 3) crops, normalised inside
+        crops = np.random.default_rng(0).integers(0, 256, (batch, 112, 112, 3), dtype=np.uint8)
+        t_ort = best_time(lambda: session.run(None, {INPUT_NAME: crops}), n)
         for backend, seconds in (("torch", t_torch), ("torch 1 thread", t_torch1), ("onnxruntime", t_ort)):
             fps = batch / seconds
             rows.append({"backend": backend, "batch": batch, "faces_per_s": round(fps, 1), "gflops": round(fps * gflop, 1)})
@@ -251,8 +265,14 @@ def main() -> int:
         # (backend, --min-face, --detect-every): exact (None = the detector's own minimum), then defaults
         settings = [("torch", None, 1), ("onnxruntime", None, 1), ("onnxruntime", "auto", 1),
                     ("onnxruntime", "auto", 5), ("torch", "auto", 5)]
-        e2e = [best_pass(onnx_file if backend == "onnxruntime" else checkpoint, video, backend, min_face, every,
-                         passes=1 if args.quick else 3) for backend, min_face, every in settings]
+        passes = 1 if args.quick else 3
+        e2e = [{"model": "paper (random weights, 112x112)",
+                **best_pass(onnx_file if backend == "onnxruntime" else checkpoint, video, backend, min_face, every,
+                            passes)} for backend, min_face, every in settings]
+        name, shipped, shipped_onnx = shipped_model(tmp)
+        e2e += [{"model": f"shipped ({name})", **best_pass(shipped_onnx if backend == "onnxruntime" else shipped,
+                                                              video, backend, "auto", 5, passes)}
+                for backend in ("onnxruntime", "torch")]
         rounds.append(bench_network(checkpoint, reps))
         long_video = write_face_video(tmp / "long.mp4", seconds=90 if args.quick else 600, fps=2, width=640,
                                       height=480)
@@ -282,10 +302,12 @@ def format_tables(r: dict) -> str:
                      f"{row['fraction_of_matmul']:>9.0%}")
     stages = ("decode", "detect", "track", "align", "network")
     lines += ["", "end to end, 640x480 video, one face (ms per frame by stage; decode and network overlap the rest)",
-              f"{'backend':<12} {'min face':>8} {'det every':>9} {'fps':>6} " + " ".join(f"{s:>8}" for s in stages)]
+              f"{'model':<34} {'backend':<12} {'min face':>8} {'det every':>9} {'fps':>6} "
+              + " ".join(f"{s:>8}" for s in stages)]
     for row in r["end_to_end"]:
         ms = row["ms_per_frame"]
-        lines.append(f"{row['backend']:<12} {str(row['min_face'] or 'detector'):>8} {row['detect_every']:>9} "
+        lines.append(f"{row.get('model', ''):<34} {row['backend']:<12} {str(row['min_face'] or 'detector'):>8} "
+                     f"{row['detect_every']:>9} "
                      f"{row['fps']:>6} " + " ".join(f"{ms.get(s, 0):>8}" for s in stages))
     mem = r["memory"]["memory_mib"]
     lines += ["", f"memory, {r['memory']['video']}: {r['memory']['run']['fps']} fps, "

@@ -61,3 +61,16 @@ def test_onnx_file_with_torch_backend_is_refused(onnx_file):
 
     with pytest.raises(FaceBehaviorError, match="onnxruntime"):
         load_backend(onnx_file, "torch")
+
+
+def test_an_exported_file_is_analysed_without_loading_torch(onnx_file, media):
+    # torch adds ~470 MiB to a process; the ONNX path is the light one (docs/analyze.md, Memory)
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom facebehavior.inference import FaceBehavior\n"
+            f"table = FaceBehavior.load({str(onnx_file)!r}, backend='onnxruntime', warn=False)"
+            f".predict({str(media['root'] / 'images' / 'astronaut.jpg')!r})\n"
+            "print(len(table), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "False"]

@@ -75,7 +75,7 @@ class OnnxBackend:
     def run(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         from facebehavior.inference.onnx_export import INPUT_NAME
 
-        # the graph takes the uint8 crops and prepares them itself (models/preprocessing.ModelInput)
+        # the graph takes the uint8 crops and prepares them itself (inference/onnx_export.py)
         return dict(zip(self.names, self.session.run(None, {INPUT_NAME: np.ascontiguousarray(crops, np.uint8)})))
 
 

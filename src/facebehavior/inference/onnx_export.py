@@ -27,7 +27,7 @@ def _activated_module(model, tasks):
     import torch
 
     from facebehavior.evaluation.predict import activate
-    from facebehavior.models.preprocessing import ModelInput
+    from facebehavior.models.preprocessing import prepared_outputs
 
     class Activated(torch.nn.Module):
         def __init__(self):
@@ -35,7 +35,9 @@ def _activated_module(model, tasks):
             self.net = model
 
         def forward(self, image):
-            logits = ModelInput(self.net, self.net.preprocessing)(image)
+            # uint8 RGB crops (B, H, W, 3) as alignment makes them; the graph normalises them itself,
+            # so no caller of the ONNX file re-implements the model's preprocessing
+            logits = prepared_outputs(self.net, image.permute(0, 3, 1, 2), self.net.preprocessing)
             return tuple(activate(t, logits[t.name]) for t in tasks)
 
     return Activated().eval()

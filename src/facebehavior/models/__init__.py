@@ -1,7 +1,12 @@
-"""Backbones (registry: `fbn`, `timm:<name>`), the shared output layer and the multi-task network."""
+"""Backbones (registry: `fbn`, `timm:<name>`), the shared output layer and the multi-task network.
 
-from facebehavior.models.registry import create_backbone, list_backbones, register_backbone
-from facebehavior.models import fbn  # noqa: F401,E402  (registers `fbn` on import: no lazy import, no cycle)
-from facebehavior.models.multitask import MultiTaskNet, build_model  # noqa: E402
+Exports are lazy (facebehavior/lazy.py): `facebehavior.models.preprocessing` and `.pretrained` are
+read by the ONNX backend, which must not load torch (half a gigabyte) just to import this package.
+"""
 
-__all__ = ["MultiTaskNet", "build_model", "create_backbone", "list_backbones", "register_backbone"]
+from facebehavior.lazy import lazy_exports
+
+_EXPORTS = {"MultiTaskNet": "multitask", "build_model": "multitask", "create_backbone": "registry",
+            "list_backbones": "registry", "register_backbone": "registry"}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -10,11 +10,14 @@ graph and the ONNX backend all read it from there, so none of them re-derives it
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from facebehavior.errors import ConfigError
+
+if TYPE_CHECKING:  # the record itself needs no torch: the ONNX backend reads it without loading torch
+    import torch
 
 # The InsightFace/ArcFace template for 112×112 crops (the 96×112 SphereFace template shifted right
 # by 8 px): eye on the image's left, eye on the image's right, nose tip, mouth corners.
@@ -84,18 +87,6 @@ def normalize(images: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
     if prep.grayscale:
         x = x.mean(1, keepdim=True).expand(-1, 3, -1, -1)
     return (x - prep.mean) / prep.std
-
-
-class ModelInput(torch.nn.Module):
-    """A network that takes uint8 RGB crops (B, H, W, 3) as they come from alignment and returns its
-    per-task outputs: the graph exported to ONNX, so no caller re-implements normalisation."""
-
-    def __init__(self, net: torch.nn.Module, prep: Preprocessing):
-        super().__init__()
-        self.net, self.prep = net, prep
-
-    def forward(self, crops: torch.Tensor) -> dict[str, torch.Tensor]:
-        return prepared_outputs(self.net, crops.permute(0, 3, 1, 2), self.prep)
 
 
 def prepared_outputs(net: torch.nn.Module, images: torch.Tensor, prep: Preprocessing) -> dict[str, torch.Tensor]:

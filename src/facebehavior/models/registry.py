@@ -19,13 +19,19 @@ def register_backbone(name: str):
     return wrap
 
 
+def _register_builtins() -> None:
+    # Imported here, not at the top: fbn imports this module to register itself
+    from facebehavior.models import fbn  # noqa: F401
+
+
 def list_backbones() -> list[str]:
+    _register_builtins()
     return sorted(_REGISTRY) + ["timm:<any timm model name>"]
 
 
 def create_backbone(name: str, **kwargs) -> tuple[nn.Module, int]:
-    """`fbn` or `timm:resnet50` (any timm name; also bare `resnet50`, `densenet121`, `vgg16`).
-    Built-in backbones register when `facebehavior.models` is imported (its __init__ imports them)."""
+    """`fbn` or `timm:resnet50` (any timm name; also bare `resnet50`, `densenet121`, `vgg16`)."""
+    _register_builtins()
     if name in _REGISTRY:
         return _REGISTRY[name](**kwargs)
     from facebehavior.models.timm_backbone import create_timm_backbone

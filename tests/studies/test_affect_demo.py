@@ -45,3 +45,7 @@ def test_quick_demo_writes_the_table_verdicts_and_figures(tmp_path, capsys):
     # the versions the numbers came from, the lock file's digest included (run from the repository)
     assert summary["environment"]["torch"] and len(summary["environment"]["requirements_lock_sha256"]) == 12
     assert "requirements.lock " + summary["environment"]["requirements_lock_sha256"] in report
+    # and the CPU, in the report and in every run's own record (a resumed study may change host)
+    assert summary["environment"]["cpu"] and f"CPU {summary['environment']['cpu']}" in report
+    run_record = json.loads((out / "results" / "no_coupling_s0.json").read_text())
+    assert run_record["environment"]["cpu"] == summary["environment"]["cpu"]

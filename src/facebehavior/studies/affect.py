@@ -327,6 +327,7 @@ def _execute(todo: list[dict], results_dir: Path, settings: dict, resume: bool, 
 
     results_dir.mkdir(parents=True, exist_ok=True)
     runs = []
+    env = environment()  # per run: a study resumed across sessions may change host
     with ProcessPoolExecutor(max_workers=workers) as pool, \
             tqdm(total=len(todo), desc=f"{settings['size']} study runs", unit="run") as bar:
         futures = {pool.submit(train_and_evaluate, p["config"], p["seed"] == 0, resume): p for p in todo}
@@ -334,7 +335,7 @@ def _execute(todo: list[dict], results_dir: Path, settings: dict, resume: bool, 
             p = futures[fut]
             got = fut.result()
             record = {"label": p["label"], "group": p["group"], "seed": p["seed"], "slug": p["slug"],
-                      "settings": {k: v for k, v in settings.items()}, **got}
+                      "settings": {k: v for k, v in settings.items()}, "environment": env, **got}
             tmp = results_dir / f"{p['slug']}.json.tmp"
             tmp.write_text(json.dumps(record, indent=1, default=float))
             os.replace(tmp, results_dir / f"{p['slug']}.json")  # written whole or not at all

@@ -10,7 +10,8 @@ from facebehavior.evaluation.report import lookup
 from facebehavior.evaluation.significance import welch_difference
 
 def environment() -> dict:
-    """The versions a study's numbers came from: Python, torch, NumPy, OpenCV, and the SHA-256 of the
+    """What a study's numbers came from: the CPU (a shared machine changes host between sessions, and
+    CPU kernels differ in their last bits), Python, torch, NumPy, OpenCV, and the SHA-256 of the
     requirements.lock `make` installed from (when run from the repository; None otherwise)."""
     import hashlib
     import platform
@@ -20,15 +21,28 @@ def environment() -> dict:
 
     lock = Path(__file__).resolve().parents[3] / "requirements.lock"
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()[:12] if lock.is_file() else None
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-            "opencv": cv2.__version__, "requirements_lock_sha256": digest}
+    return {"cpu": _cpu_model(), "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "opencv": cv2.__version__, "requirements_lock_sha256": digest}
+
+
+def _cpu_model() -> str:
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def environment_line(env: dict) -> str:
     lock = f"requirements.lock {env['requirements_lock_sha256']}" if env.get("requirements_lock_sha256") \
         else "no requirements.lock (not run from the repository)"
-    return (f"Versions: Python {env['python']}, torch {env['torch']}, NumPy {env['numpy']}, OpenCV {env['opencv']}; "
-            f"{lock}.")
+    cpu = f"CPU {env['cpu']}; " if env.get("cpu") else ""
+    return (f"Versions: {cpu}Python {env['python']}, torch {env['torch']}, NumPy {env['numpy']}, "
+            f"OpenCV {env['opencv']}; {lock}.")
 
 
 # How a task's protocol metric becomes table columns: (metric key, header suffix).

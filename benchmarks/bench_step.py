@@ -296,3 +296,7 @@ def balancing_costs(results: list[dict]) -> dict:
             "note": "medians over the timed steps; *_over_bare_factor reads each case against its own bare "
                     "forward + backward (steadier on a busy machine); pcgrad's objectives here: 3 tasks + 2 "
                     "coupling terms (soft co-annotation, distribution matching), all present in every batch"}
+
+
+if __name__ == "__main__":
+    main()

@@ -25,6 +25,7 @@ Prints the tables and writes benchmarks/results/dm_optimum.json. Deterministic (
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import math
 import time
@@ -161,6 +162,9 @@ def print_au_table(rows: list[dict]) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="benchmarks/results/dm_optimum.json")
+    args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
     rel = du_binary()
@@ -187,7 +191,7 @@ def main() -> None:
           "; ".join(f"{k}: " + ", ".join(f"{e} {v:.2f}" for e, v in m[k].items()) for k in ("q", "paper", "kl")))
     result["machine"] = machine(torch=torch.__version__, threads=1)
     result["seconds"] = round(time.perf_counter() - start, 1)
-    write_result("benchmarks/results/dm_optimum.json", result, indent=1)
+    write_result(args.out, result, indent=1)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Every benchmark script answers --help without running (a script whose entry point was lost, or
+"""Every benchmark and maintenance script answers --help without running (a script whose entry point was lost, or
 whose --help starts a long measurement, fails here instead of in a user's hands)."""
 
 import subprocess
@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-SCRIPTS = sorted(p for p in BENCHMARKS.glob("*.py") if p.name != "benchlib.py")
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = REPO / "benchmarks"
+SCRIPTS = sorted(p for p in [*BENCHMARKS.glob("*.py"), *(REPO / "scripts").glob("*.py")] if p.name != "benchlib.py")
 
 
 def test_every_script_is_listed():
-    assert len(SCRIPTS) >= 15 and (BENCHMARKS / "bench_step.py") in SCRIPTS
+    assert len(SCRIPTS) >= 18 and (BENCHMARKS / "bench_step.py") in SCRIPTS
+    assert REPO / "scripts" / "ship_ferplus_model.py" in SCRIPTS
 
 
 @pytest.mark.slow  # one interpreter (and torch import) per script

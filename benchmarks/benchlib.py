@@ -11,19 +11,10 @@ import platform
 from pathlib import Path
 
 
-def cpu_model() -> str | None:
-    """The CPU's model name (Linux): shared machines change host between sessions, and speed with it."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
 def machine(**extra) -> dict:
     """CPU, core count, Python and OS of this machine, plus `extra` (library versions, threads, load)."""
+    from facebehavior.host import cpu_model  # standard library only, like this module
+
     return {"cpu": platform.processor() or platform.machine(), "cpu_model": cpu_model(), "cpus": os.cpu_count(),
             "python": platform.python_version(), "platform": platform.platform(), **extra}
 

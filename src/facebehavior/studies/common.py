@@ -8,6 +8,8 @@ import numpy as np
 
 from facebehavior.evaluation.report import lookup
 from facebehavior.evaluation.significance import welch_difference
+from facebehavior.host import cpu_model
+
 
 def environment() -> dict:
     """What a study's numbers came from: the CPU (a shared machine changes host between sessions, and
@@ -21,20 +23,8 @@ def environment() -> dict:
 
     lock = Path(__file__).resolve().parents[3] / "requirements.lock"
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()[:12] if lock.is_file() else None
-    return {"cpu": _cpu_model(), "python": platform.python_version(), "torch": torch.__version__,
+    return {"cpu": cpu_model(), "python": platform.python_version(), "torch": torch.__version__,
             "numpy": np.__version__, "opencv": cv2.__version__, "requirements_lock_sha256": digest}
-
-
-def _cpu_model() -> str:
-    import platform
-
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def environment_line(env: dict) -> str:

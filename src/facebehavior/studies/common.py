@@ -24,12 +24,25 @@ def environment() -> dict:
     lock = Path(__file__).resolve().parents[3] / "requirements.lock"
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()[:12] if lock.is_file() else None
     return {"cpu": cpu_model(), "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "opencv": cv2.__version__, "requirements_lock_sha256": digest}
+            "numpy": np.__version__, "opencv": cv2.__version__, "requirements_lock_sha256": digest,
+            "installed_sha256": installed_digest()}
+
+
+def installed_digest() -> str:
+    """SHA-256 (12 hex) of every installed distribution's `name==version`, sorted: what identifies the
+    environment when the package runs from a pip install, with no requirements.lock beside it."""
+    import hashlib
+    from importlib.metadata import distributions
+
+    pins = sorted({f"{(d.metadata['Name'] or '').lower()}=={d.version}" for d in distributions()})
+    return hashlib.sha256("\n".join(pins).encode()).hexdigest()[:12]
 
 
 def environment_line(env: dict) -> str:
     lock = f"requirements.lock {env['requirements_lock_sha256']}" if env.get("requirements_lock_sha256") \
         else "no requirements.lock (not run from the repository)"
+    if env.get("installed_sha256"):
+        lock += f"; installed packages {env['installed_sha256']} (every name==version, sorted)"
     cpu = f"CPU {env['cpu']}; " if env.get("cpu") else ""
     return (f"Versions: {cpu}Python {env['python']}, torch {env['torch']}, NumPy {env['numpy']}, "
             f"OpenCV {env['opencv']}; {lock}.")

@@ -144,3 +144,10 @@ def test_splitting_refuses_a_single_network_and_a_wrong_number_of_commands(check
     ens = ensemble_checkpoint([checkpoint, checkpoint_no_va], tmp_path / "ens")
     with pytest.raises(CheckpointError, match="1 commands given for 2 members"):
         split_ensemble(ens, tmp_path / "split", commands=["only one"])
+
+
+def test_a_shipped_folder_is_known_by_its_name():
+    from facebehavior.models.pretrained import DEFAULT, shipped_checkpoint, shipped_name
+
+    assert shipped_name(shipped_checkpoint(DEFAULT)) == DEFAULT
+    assert shipped_name("runs/x/checkpoints/best") is None

@@ -336,3 +336,12 @@ def test_a_job_removed_while_it_runs_stops_and_the_next_one_runs(make_client, me
     assert client.delete(f"/api/jobs/{first}").status_code == 200
     assert wait_done(client, second)["state"] == "done"
     assert not folder.exists()
+
+
+def test_the_model_badge_names_a_shipped_model_by_its_name_and_a_run_by_run_and_checkpoint():
+    from facebehavior.models.pretrained import DEFAULT, shipped_checkpoint
+    from facebehavior.serve.app import model_name
+
+    assert model_name(str(shipped_checkpoint(DEFAULT))) == DEFAULT  # not its folder, ferplus_expr
+    assert model_name("runs/fer/train/checkpoints/best") == "train/best"
+    assert model_name("exports/expression.onnx") == "expression.onnx"

@@ -61,6 +61,15 @@ def resolve_checkpoint(path_or_name: str | Path | None) -> Path:
     return Path(path_or_name)
 
 
+def shipped_name(path: str | Path, weights_dir: Path | None = None) -> str | None:
+    """The shipped model's name if `path` is a shipped model's folder, else None."""
+    weights_dir = (weights_dir or WEIGHTS_DIR).resolve()
+    path = Path(path).resolve()
+    if path.parent != weights_dir:
+        return None
+    return next((name for name, entry in shipped_models(weights_dir).items() if entry["folder"] == path.name), None)
+
+
 def sha256_of(file: str | Path) -> str:
     return hashlib.sha256(Path(file).read_bytes()).hexdigest()
 

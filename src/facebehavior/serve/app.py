@@ -66,8 +66,13 @@ def load_runners(settings: ServeSettings) -> list:
 
 
 def model_name(source: str) -> str:
-    """A checkpoint's short name: the run and checkpoint for runs/<run>/checkpoints/<name>, else the file's."""
+    """A checkpoint's short name: a shipped model's own name (`ferplus-expr`), the run and checkpoint for
+    runs/<run>/checkpoints/<name>, else the file's."""
+    from facebehavior.models.pretrained import shipped_name
+
     path = Path(source)
+    if shipped := shipped_name(path):
+        return shipped
     if path.parent.name == "checkpoints" and path.parent.parent.name:
         return f"{path.parent.parent.name}/{path.name}"
     return path.name
@@ -76,6 +81,7 @@ def model_name(source: str) -> str:
 def model_info(info, settings: ServeSettings) -> dict:
     from facebehavior import __version__
     from facebehavior.inference.annotate import EXPRESSION_COLOURS
+    from facebehavior.models.pretrained import shipped_name
     from facebehavior.serve.analysis import shown_tasks
 
     warnings = []
@@ -87,7 +93,7 @@ def model_info(info, settings: ServeSettings) -> dict:
                         "and their columns in the table are empty.")
     return {
         "model": {"name": model_name(info.source), "source": info.source, "domain": info.domain,
-                  "shipped": settings.checkpoint is None, "tasks": shown_tasks(info), "untrained": info.untrained},
+                  "shipped": shipped_name(info.source) is not None, "tasks": shown_tasks(info), "untrained": info.untrained},
         "limits": {"max_files": settings.max_files, "max_upload_bytes": settings.max_upload_bytes},
         "colours": {k: "#%02x%02x%02x" % v for k, v in EXPRESSION_COLOURS.items()},
         "version": __version__, "warnings": warnings,

@@ -56,34 +56,39 @@ def speed_rows(checkpoint: Path, before: Path | None = None) -> list[dict]:
     of the model shipped before this one), of that checkpoint too: same code, same process."""
     import torch
 
-    from facebehavior.inference.backends import load_backend
-    from facebehavior.inference.onnx_export import export_onnx_bytes, onnx_session
     from facebehavior.models.checkpoint import read_meta
 
-    size = read_meta(checkpoint).input_record().image_size
+    record = read_meta(checkpoint).input_record()
+    size = record.image_size
     crops = np.random.default_rng(0).integers(0, 256, (64, size, size, 3), dtype=np.uint8)
     rows = []
     for threads in (1, 2):
         torch.set_num_threads(threads)
-        shipped = load_backend(checkpoint, "torch", threads=threads)
-        data, _ = export_onnx_bytes(checkpoint)
-        onnx = onnx_session(data, threads)
+        shipped_torch, shipped_onnx = _runners(checkpoint, threads)
         previous = _previous_network(size)
-        run_onnx = (lambda c: onnx.run(None, {"image": c}))
         if before is not None:
-            before_torch = load_backend(before, "torch", threads=threads)
-            before_onnx = onnx_session(export_onnx_bytes(before)[0], threads)
+            before_torch, before_onnx = _runners(before, threads)
         for batch in (64, 1):
             row = {"threads": threads, "batch": batch,
-                   "shipped_torch": faces_per_second(shipped.run, crops, batch),
-                   "shipped_onnx": faces_per_second(run_onnx, crops, batch),
+                   "shipped_torch": faces_per_second(shipped_torch, crops, batch),
+                   "shipped_onnx": faces_per_second(shipped_onnx, crops, batch),
                    "previous_torch": faces_per_second(previous, crops, batch),
-                   "flip_average": shipped.info.preprocessing.flip_average}
+                   "flip_average": record.flip_average}
             if before is not None:
-                row["before_torch"] = faces_per_second(before_torch.run, crops, batch)
-                row["before_onnx"] = faces_per_second(lambda c: before_onnx.run(None, {"image": c}), crops, batch)
+                row["before_torch"] = faces_per_second(before_torch, crops, batch)
+                row["before_onnx"] = faces_per_second(before_onnx, crops, batch)
             rows.append(row)
     return rows
+
+
+def _runners(checkpoint: Path, threads: int):
+    """(PyTorch, ONNX Runtime) callables on uint8 crops for one checkpoint, on `threads` threads."""
+    from facebehavior.inference.backends import load_backend
+    from facebehavior.inference.onnx_export import INPUT_NAME, export_onnx_bytes, onnx_session
+
+    torch_backend = load_backend(checkpoint, "torch", threads=threads)
+    session = onnx_session(export_onnx_bytes(checkpoint)[0], threads)
+    return torch_backend.run, (lambda crops: session.run(None, {INPUT_NAME: crops}))
 
 
 def _previous_network(size: int):

@@ -137,6 +137,18 @@ def test_finished_runs_are_skipped_on_resume(synth, tmp_path, monkeypatch):
     assert (out / "figures" / "negative_transfer.png").is_file()
     assert {c["variant"] for c in got["negative_transfer"]} >= {"no coupling", "uncertainty weighting"}
     assert math.isclose(got["summary"]["no coupling"]["synth_rafdb expr mean_diag"]["mean"], 0.3)
+    assert f"summed over the {len(plan)} runs" in Path(report).read_text()
+
+
+def test_report_times_the_runs_not_the_invocation_that_writes_it():
+    """A resumed study spans sessions and hosts: the report sums each run's own seconds and names
+    the CPUs the runs record (older runs recorded none)."""
+    runs = [{"seconds": 600.0, "environment": {"cpu": "Xeon"}}, {"seconds": 1200.0, "environment": {"cpu": "Xeon"}},
+            {"seconds": 1800.0}]
+    line = affect.runs_compute_line(runs)
+    assert "summed over the 3 runs: 1.0 h" in line and "median 20.0 min" in line
+    assert "2 on Xeon" in line and "1 on CPU not recorded" in line
+    assert affect.runs_compute_line([]) == "No run has finished."
 
 
 def test_label_sets_share_the_batch_equally_and_single_task_nets_keep_only_their_databases(synth):

@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -339,7 +340,7 @@ def _execute(todo: list[dict], results_dir: Path, settings: dict, resume: bool, 
             tmp = results_dir / f"{p['slug']}.json.tmp"
             tmp.write_text(json.dumps(record, indent=1, default=float))
             os.replace(tmp, results_dir / f"{p['slug']}.json")  # written whole or not at all
-            runs.append({**p, **got})
+            runs.append({**p, **got, "environment": env})
             bar.set_postfix_str(f"done: {p['label']} (seed {p['seed']})")
             bar.update(1)
     return runs
@@ -459,6 +460,18 @@ def plot_curves(runs: list[dict], names: list[str], out_png: Path) -> Path:
     return out_png
 
 
+def runs_compute_line(runs: list[dict]) -> str:
+    """The runs' own wall time and the CPUs they ran on, read from each run's result: a resumed study
+    spans sessions (and, here, hosts), so the invocation that writes the report times none of it."""
+    if not runs:
+        return "No run has finished."
+    minutes = sorted(r.get("seconds", 0.0) / 60 for r in runs)
+    hosts = Counter((r.get("environment") or {}).get("cpu") or "CPU not recorded" for r in runs)
+    where = "; ".join(f"{n} on {cpu}" for cpu, n in hosts.most_common())
+    return (f"Training time, summed over the {len(runs)} runs: {sum(minutes) / 60:.1f} h (median "
+            f"{float(np.median(minutes)):.1f} min per run; {where}).")
+
+
 def write_affect_report(out: Path, preset: dict, runs: list[dict], settings: dict, seconds: float,
                         t_data: float, data_dir: Path | None = None, planned: int | None = None,
                         results_dir: Path | None = None) -> Path:
@@ -495,9 +508,9 @@ def write_affect_report(out: Path, preset: dict, runs: list[dict], settings: dic
         "grad_to both, unlinked keep (docs/coupling.md).",
         f"Runs: {n_runs} of {planned if planned is not None else n_runs} planned"
         f"{' (a partial study: cells show n < seeds)' if planned and n_runs < planned else ''}; per-run results in "
-        f"`{results_dir}`. Wall time: {seconds / 60:.1f} min on this machine ({os.cpu_count()} CPUs, load average "
-        f"over the last 15 min at the end: {os.getloadavg()[2]:.1f}; data generation {t_data:.0f} s). "
-        + environment_line(env), "",
+        f"`{results_dir}`. {runs_compute_line(runs)} This invocation: {seconds / 60:.1f} min on this machine "
+        f"({os.cpu_count()} CPUs, load average over the last 15 min at the end: {os.getloadavg()[2]:.1f}; data "
+        f"generation {t_data:.0f} s). " + environment_line(env), "",
         "Cells: mean ± std over seeds (bold = best). Unseen databases were never trained on. *Ceiling*: what a "
         "model that perceived the generating AUs perfectly reaches (facebehavior.evaluation.ceiling: fitted on "
         "SynthFace's truth.csv of the train split, scored on test); *chance*: the best score without the image.", "",

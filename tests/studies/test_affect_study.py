@@ -137,7 +137,7 @@ def test_finished_runs_are_skipped_on_resume(synth, tmp_path, monkeypatch):
     assert (out / "figures" / "negative_transfer.png").is_file()
     assert {c["variant"] for c in got["negative_transfer"]} >= {"no coupling", "uncertainty weighting"}
     assert math.isclose(got["summary"]["no coupling"]["synth_rafdb expr mean_diag"]["mean"], 0.3)
-    assert f"summed over the {len(plan)} runs" in Path(report).read_text()
+    assert f"recorded by the {len(plan)} runs" in Path(report).read_text()
 
 
 def test_report_times_the_runs_not_the_invocation_that_writes_it():
@@ -146,7 +146,7 @@ def test_report_times_the_runs_not_the_invocation_that_writes_it():
     runs = [{"seconds": 600.0, "environment": {"cpu": "Xeon"}}, {"seconds": 1200.0, "environment": {"cpu": "Xeon"}},
             {"seconds": 1800.0}]
     line = affect.runs_compute_line(runs)
-    assert "summed over the 3 runs: 1.0 h" in line and "median 20.0 min" in line
+    assert "recorded by the 3 runs, summed: 1.0 h" in line and "median 20.0 min" in line
     assert "2 on Xeon" in line and "1 on CPU not recorded" in line
     assert affect.runs_compute_line([]) == "No run has finished."
 
@@ -204,6 +204,32 @@ def test_resume_continues_only_a_run_with_the_same_configuration(synth, tmp_path
     affect.train_and_evaluate(cfg, plots=False, resume=True)
     assert calls == [True, False]
     assert not (run_dir / "config.yaml").exists()  # the old folder was cleared for the fresh run
+
+
+def test_a_resumed_run_reports_the_time_of_every_session(synth, tmp_path, monkeypatch):
+    """The seconds a run records sum its sessions (timing.json in its folder): a run interrupted after
+    ten minutes and resumed does not claim to have taken only its last session."""
+    import facebehavior.evaluation.report as report_mod
+    import facebehavior.evaluation.run as run_mod
+    import facebehavior.training.trainer as trainer_mod
+    from facebehavior.config import config_to_yaml, load_config
+
+    preset, data = synth
+    cfg = run_plan(preset, data, tmp_path, {**SETTINGS["quick"], "size": "quick"})[0]["config"]
+    run_dir = Path(cfg["out_dir"])
+
+    class Result:
+        best_checkpoint, seconds, history = "ckpt", 1.0, []
+
+    Result.run_dir = run_dir
+    monkeypatch.setattr(trainer_mod, "train", lambda c, resume, say: Result())
+    monkeypatch.setattr(run_mod, "evaluate_run", lambda *a, **k: tmp_path / "metrics.json")
+    monkeypatch.setattr(report_mod, "load_results", lambda p: {})
+    (run_dir / "checkpoints" / "last").mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(config_to_yaml(load_config(base=cfg)))
+    (run_dir / "timing.json").write_text(json.dumps({"sessions": [{"seconds": 600.0, "finished": False}]}))
+    assert affect.train_and_evaluate(cfg, plots=False, resume=True)["seconds"] >= 600.0
+    assert affect.train_and_evaluate(cfg, plots=False, resume=False)["seconds"] < 600.0  # a fresh run: its own
 
 
 def test_demo_with_balancing_adds_the_three_rows_its_budget_leaves_out(synth, tmp_path):

@@ -265,6 +265,7 @@ def train_and_evaluate(cfg_dict: dict, plots: bool, resume: bool = False) -> dic
     from facebehavior.config import load_config
     from facebehavior.evaluation.report import load_results
     from facebehavior.evaluation.run import evaluate_run
+    from facebehavior.studies.timing import WallClock
     from facebehavior.training.trainer import train
 
     from facebehavior.config import config_to_yaml
@@ -277,11 +278,13 @@ def train_and_evaluate(cfg_dict: dict, plots: bool, resume: bool = False) -> dic
                   and saved.read_text() == config_to_yaml(cfg))
     if not can_resume and Path(cfg_dict["out_dir"]).exists():
         shutil.rmtree(cfg_dict["out_dir"])  # a fresh run: nothing of an older one in its folder
-    result = train(cfg, resume=can_resume, say=lambda *_: None)
-    report = evaluate_run(result.best_checkpoint, cfg, split="test", out_dir=result.run_dir / "eval", plots=plots)
+    with WallClock(run_dir / "timing.json", can_resume) as clock:  # summed over the sessions a resumed run took
+        result = train(cfg, resume=can_resume, say=lambda *_: None)
+        report = evaluate_run(result.best_checkpoint, cfg, split="test", out_dir=result.run_dir / "eval",
+                              plots=plots)
     curve = [{"epoch": h["epoch"], "step": h["step"], **{k: h[k] for k, _ in CURVES if k in h}}
              for h in result.history]
-    return {"results": load_results(Path(report).with_name("metrics.json")), "seconds": result.seconds,
+    return {"results": load_results(Path(report).with_name("metrics.json")), "seconds": clock.total(),
             "curve": curve}
 
 
@@ -468,7 +471,7 @@ def runs_compute_line(runs: list[dict]) -> str:
     minutes = sorted(r.get("seconds", 0.0) / 60 for r in runs)
     hosts = Counter((r.get("environment") or {}).get("cpu") or "CPU not recorded" for r in runs)
     where = "; ".join(f"{n} on {cpu}" for cpu, n in hosts.most_common())
-    return (f"Training time, summed over the {len(runs)} runs: {sum(minutes) / 60:.1f} h (median "
+    return (f"Training time recorded by the {len(runs)} runs, summed: {sum(minutes) / 60:.1f} h (median "
             f"{float(np.median(minutes)):.1f} min per run; {where}).")
 
 

@@ -12,8 +12,8 @@ import dataclasses
 import inspect
 import re
 import typing
-from pathlib import Path
 
+from facebehavior import atomic
 from facebehavior import config as C
 
 _FIELD_LINE = re.compile(r"^    (\w+): [^=#]+(?:=.*?)?(?:  # (?P<comment>.*))?$")
@@ -107,10 +107,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="write the config reference (docs/config.md)")
     ap.add_argument("--out", default="docs/config.md")
     args = ap.parse_args()
-    out = Path(args.out)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(reference_markdown(), encoding="utf-8")
-    tmp.replace(out)
+    out = atomic.write_text(args.out, reference_markdown())
     print(f"wrote {out}")
 
 

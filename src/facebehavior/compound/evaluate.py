@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facebehavior import atomic
 from facebehavior.compound.classes import ClassSet, LabelSpace
 from facebehavior.errors import FaceBehaviorError
 from facebehavior.evaluation import metrics
@@ -133,8 +134,9 @@ def write_compound_report(out_dir, title: str, payload: dict, stem: str = "compo
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / f"{stem}.json", "markdown": out / f"{stem}.md", "confusion": out / f"{stem}_confusion.png"}
-    paths["json"].write_text(json.dumps(to_jsonable({"title": title, **payload}), indent=1, allow_nan=False) + "\n")
-    paths["markdown"].write_text(_markdown(title, payload), encoding="utf-8")
+    atomic.write_text(paths["json"],
+                      json.dumps(to_jsonable({"title": title, **payload}), indent=1, allow_nan=False) + "\n")
+    atomic.write_text(paths["markdown"], _markdown(title, payload))
     plot_confusion(np.asarray(payload["metrics"]["confusion"]), payload["classes"], paths["confusion"],
                    title=f"{title} (mean diag {payload['metrics']['mean_diag']:.3f})")
     return paths

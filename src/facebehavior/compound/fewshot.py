@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facebehavior import atomic
 from facebehavior.config import AugmentConfig
 from facebehavior.errors import ConfigError, FaceBehaviorError
 
@@ -249,5 +250,5 @@ def run_finetune(checkpoint, manifests, classes="rafdb", label_space: str | None
               "train_rows": train_rows.counts, "test_rows": test_rows.counts, "summary": _summary(runs), "runs": runs}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "finetune.json").write_text(json.dumps(to_jsonable(result), indent=1, allow_nan=False) + "\n")
+        atomic.write_text(out / "finetune.json", json.dumps(to_jsonable(result), indent=1, allow_nan=False) + "\n")
     return result

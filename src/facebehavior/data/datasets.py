@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from facebehavior import atomic
 from facebehavior.data.manifest import Manifest, encode_labels, task_presence
 from facebehavior.data.transforms import load_image
 from facebehavior.errors import ManifestError
@@ -123,10 +123,7 @@ def _save_decoded(store: str | Path, key: str, images: torch.Tensor) -> None:
     """Atomic write (temp file + rename): concurrent runs never read a half-written cache."""
     store = Path(store)
     try:
-        store.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=store, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
+        with atomic.replacing(store / f"{key}.npy") as tmp, tmp.open("wb") as f:
             np.save(f, images.numpy(), allow_pickle=False)
-        os.replace(tmp, store / f"{key}.npy")
     except OSError as err:  # a read-only or full disk only costs the next run a decode
         logging.getLogger(__name__).warning("could not save the decoded-image cache in %s (%s)", store, err)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from facebehavior import atomic
 from facebehavior.errors import ManifestError
 from facebehavior.labels import TaskSpec
 
@@ -207,13 +208,11 @@ def read_manifest(path: str | Path, tasks: list[TaskSpec], root: str | Path | No
 def write_manifest(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write CSV or Parquet (by suffix), atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    if path.suffix.lower() == ".parquet":
-        frame.to_parquet(tmp, index=False)
-    else:
-        frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+    with atomic.replacing(path) as tmp:
+        if path.suffix.lower() == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
     return path
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from facebehavior import atomic
 from facebehavior.data.manifest import Manifest, write_manifest
 from facebehavior.errors import FaceBehaviorError
 
@@ -194,7 +195,7 @@ def _round(values) -> list[float] | None:
 def process_job(job: Job) -> dict:
     """Crop one image; returns the done-log record (status ok or failed, with a reason)."""
     from facebehavior.data.faces import align_face, resize_aligned
-    from facebehavior.data.faces.io import ImageReadError, encode_image, read_image, write_atomic
+    from facebehavior.data.faces.io import ImageReadError, encode_image, read_image
 
     opts: PrepareOptions = _WORKER["options"]
     record = {"key": job.key, "source": job.source, "crop": job.crop, "status": "failed"}
@@ -209,7 +210,7 @@ def process_job(job: Job) -> dict:
             if not found:
                 return {**record, "reason": "no_face", "detail": f"{job.source}: no face found", "faces": 0}
             crop = align_face(image, found["landmarks"], opts.size)
-        write_atomic(_WORKER["out_dir"] / job.crop, encode_image(crop, opts.image_format))
+        atomic.write_bytes(_WORKER["out_dir"] / job.crop, encode_image(crop, opts.image_format))
     except ImageReadError as exc:
         return {**record, "reason": exc.reason, "detail": str(exc)}
     except ValueError as exc:  # malformed box / landmarks text, degenerate landmarks
@@ -258,7 +259,7 @@ def _check_config(out_dir: Path, opts: PrepareOptions) -> None:
                 f"{out_dir} holds crops made with other settings ({', '.join(changed)}: {before} vs now {wanted}); "
                 "use another --out folder or delete this one")
     else:
-        path.write_text(json.dumps(wanted, indent=2) + "\n")
+        atomic.write_text(path, json.dumps(wanted, indent=2) + "\n")
 
 
 def _run_jobs(jobs: list[Job], out_dir: Path, opts: PrepareOptions, log) -> None:
@@ -357,7 +358,7 @@ def prepare_manifest(manifest: Manifest, out_dir: str | Path, options: PrepareOp
                   detector=opts.detector, size=opts.size, unique_images=len(jobs), processed_now=len(todo),
                   reused_from_earlier_run=reused, seconds=round(seconds, 2),
                   images_per_second=round(len(todo) / seconds, 2) if seconds > 0 and todo else None)
-    (out_dir / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n")
+    atomic.write_text(out_dir / REPORT_NAME, json.dumps(report, indent=2) + "\n")
     return report
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from facebehavior import atomic
 from facebehavior.data.faces.io import ImageReadError, decode_image, encode_image
 from facebehavior.data.manifest import Manifest, encode_labels, task_presence
 from facebehavior.errors import FaceBehaviorError
@@ -138,7 +139,7 @@ def pack_shards(manifest: Manifest, out_dir: str | Path, tasks: list[TaskSpec], 
         "databases": {str(k): int(v) for k, v in frame.iloc[packed]["database"].value_counts().items()},
         "skipped": len(skipped), "skipped_rows": skipped, "seconds": round(time.perf_counter() - started, 2),
     }
-    (out_dir / INDEX_NAME).write_text(json.dumps(index, indent=2) + "\n")
+    atomic.write_text(out_dir / INDEX_NAME, json.dumps(index, indent=2) + "\n")
     return index
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from facebehavior import atomic
 from facebehavior.errors import FaceBehaviorError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -214,16 +215,15 @@ def _au_va_metrics(ok: pd.DataFrame) -> dict:
 
 
 def _write(out: Path, metrics: dict, scored: pd.DataFrame, classes: list[str]) -> None:
-    from facebehavior.data.faces.io import write_atomic
     from facebehavior.evaluation.plots import plot_confusion
 
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "metrics.json", json.dumps(metrics, indent=1).encode())
-    write_atomic(out / "predictions.csv", scored.to_csv(index=False).encode())
+    atomic.write_bytes(out / "metrics.json", json.dumps(metrics, indent=1).encode())
+    atomic.write_bytes(out / "predictions.csv", scored.to_csv(index=False).encode())
     if metrics.get("confusion"):
         plot_confusion(np.asarray(metrics["confusion"]), classes, out / "confusion.png",
                        title=f"{Path(metrics['source']).name}: {metrics['scored']} photos")
-    write_atomic(out / "report.md", photo_report(metrics).encode())
+    atomic.write_bytes(out / "report.md", photo_report(metrics).encode())
 
 
 def photo_report(m: dict) -> str:

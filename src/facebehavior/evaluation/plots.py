@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facebehavior import atomic
 from facebehavior.errors import FaceBehaviorError
 
 
@@ -23,8 +24,8 @@ def _figure(width: float, height: float):
 
 def _save(fig, out_png) -> Path:
     path = Path(out_png)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    with atomic.replacing(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     return path
 
 

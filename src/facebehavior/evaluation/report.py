@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facebehavior import atomic
 from facebehavior.errors import FaceBehaviorError
 from facebehavior.evaluation.protocols import normalise_name
 
@@ -103,20 +104,14 @@ def render_markdown(results: dict, title: str, extra: dict | None = None) -> str
     return "\n".join(lines + _confusion_section(extra.get("confusion") or {}))
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def write_report(results: dict, out_dir, title: str, extra: dict | None = None) -> dict[str, Path]:
     """Write ``metrics.json`` (``{"title", "results", "extra"}``) and ``report.md`` into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     payload = to_jsonable({"title": title, "results": results, "extra": extra or {}})
     paths = {"json": out / "metrics.json", "markdown": out / "report.md"}
-    _write_atomic(paths["json"], json.dumps(payload, indent=2, allow_nan=False) + "\n")
-    _write_atomic(paths["markdown"], render_markdown(results, title, extra))
+    atomic.write_text(paths["json"], json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    atomic.write_text(paths["markdown"], render_markdown(results, title, extra))
     return paths
 
 

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from facebehavior import atomic
 from facebehavior.labels import TaskSpec
 
 # Colours (RGB) for the basic expressions; other labels get grey.
@@ -116,7 +117,7 @@ class Annotator:
 
     def __init__(self, folder: str | Path, tasks: list[TaskSpec], names: dict[str, str]):
         self.folder, self.tasks, self.names = Path(folder), tasks, names
-        self.writers: dict[str, cv2.VideoWriter] = {}
+        self.writers: dict[str, tuple[cv2.VideoWriter, Path, Path]] = {}  # source: writer, temporary, final
         self.written: list[Path] = []
 
     def target(self, source: str, media: str) -> Path:
@@ -135,17 +136,19 @@ class Annotator:
         drawn = cv2.cvtColor(draw_faces(job.image, rows, self.tasks), cv2.COLOR_RGB2BGR)
         if job.media == "image":
             path = self.target(job.source, "image")
-            cv2.imwrite(str(path), drawn)
+            ok, encoded = cv2.imencode(path.suffix, drawn)  # the bytes cv2.imwrite would write
+            if ok:
+                atomic.write_bytes(path, encoded.tobytes())
             self.written.append(path)
             return
-        writer = self.writers.get(job.source)
-        if writer is None:
+        if job.source not in self.writers:
             path = self.target(job.source, "video")
+            tmp = atomic.temp_path(path)  # streamed frame by frame; renamed into place by `finish`
             h, w = drawn.shape[:2]
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(job.fps or 25.0), (w, h))
-            self.writers[job.source] = writer
+            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(job.fps or 25.0), (w, h))
+            self.writers[job.source] = (writer, tmp, path)
             self.written.append(path)
-        writer.write(drawn)
+        self.writers[job.source][0].write(drawn)
 
     def add_rows(self, jobs, table: pd.DataFrame) -> None:
         """Annotate `jobs` given the rows made from them (one per face, or one per faceless frame)."""
@@ -156,9 +159,12 @@ class Annotator:
             start += n
 
     def finish(self, source: str) -> None:
-        writer = self.writers.pop(source, None)
-        if writer is not None:
+        entry = self.writers.pop(source, None)
+        if entry is not None:
+            writer, tmp, path = entry
             writer.release()
+            if tmp.is_file():
+                tmp.replace(path)
 
     def close(self) -> None:
         for source in list(self.writers):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facebehavior import atomic
 from facebehavior.errors import FaceBehaviorError
 
 META_KEY = "facebehavior"
@@ -95,11 +96,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, check:
 
     checkpoint = resolve_checkpoint(checkpoint)
     data, info = export_onnx_bytes(checkpoint, opset)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(out)
+    out = atomic.write_bytes(out, data)
     summary = {"path": str(out), "bytes": len(data), "tasks": [t["name"] for t in info["tasks"]]}
     if check:
         summary["max_abs_diff"] = compare_with_torch(checkpoint, data)

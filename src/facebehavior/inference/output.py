@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from facebehavior import atomic
 from facebehavior.errors import FaceBehaviorError, disk_full_as_error, is_disk_full
 from facebehavior.inference.columns import coerce
 
@@ -299,24 +300,11 @@ def _write_empty_table(out: Path, columns: dict[str, str]) -> None:
 def write_errors_file(out: Path, errors: list[dict]) -> None:
     """`<out>.errors.csv`, replaced in one rename."""
     path = errors_path(out)
-    tmp = path.with_name(f".{path.name}.tmp")
     with disk_full_as_error(path, f"the rows in {out} are complete; only this list of failed inputs is missing"):
-        try:
-            with tmp.open("w", newline="") as f:
-                writer = csv.DictWriter(f, ERROR_FIELDS)
-                writer.writeheader()
-                writer.writerows({k: e.get(k, "") for k in ERROR_FIELDS} for e in errors)
-            tmp.replace(path)
-        finally:
-            _remove_quietly(tmp)
-
-
-def _remove_quietly(path: Path) -> None:
-    """Remove a temporary file if it is there (a failure here must not hide the one being raised)."""
-    try:
-        path.unlink(missing_ok=True)
-    except OSError:
-        pass
+        with atomic.replacing(path) as tmp, tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, ERROR_FIELDS)
+            writer.writeheader()
+            writer.writerows({k: e.get(k, "") for k in ERROR_FIELDS} for e in errors)
 
 
 def read_results(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
@@ -375,13 +363,8 @@ def prepare_output(out: Path, settings: dict, columns: dict[str, str], resume: b
         _check_same_settings(out, settings, columns)
         carried = merge_parts(out, columns)["errors"]  # rows that an interrupted run finished
     meta = {"format": META_FORMAT, "settings": settings, "columns": list(columns), **(notes or {})}
-    tmp = meta_path(out).with_suffix(".tmp")
     with disk_full_as_error(meta_path(out), "nothing is lost: free some space and rerun the same command"):
-        try:
-            tmp.write_text(json.dumps(meta, indent=1, default=str))
-            tmp.replace(meta_path(out))
-        finally:
-            _remove_quietly(tmp)
+        atomic.write_text(meta_path(out), json.dumps(meta, indent=1, default=str))
     done = done_in_output(out)
     return done, [e for e in carried if e.get("source") in done]
 

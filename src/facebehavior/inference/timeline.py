@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from facebehavior import atomic
 from facebehavior.errors import FaceBehaviorError
 from facebehavior.inference.annotate import EXPRESSION_COLOURS
 from facebehavior.inference.output import read_results
@@ -71,8 +72,8 @@ def plot_track(rows: pd.DataFrame, title: str, path: Path) -> Path:
     ax.set_title("action units" if aus else "action units: no values (head absent or never trained)")
     ax.set_xlabel("time (s)")
     fig.suptitle(title, fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    with atomic.replacing(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path
 

@@ -15,6 +15,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from facebehavior import atomic
 from facebehavior.errors import CheckpointError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -104,7 +105,7 @@ def ship_checkpoint(checkpoint: str | Path, name: str, summary: dict, weights_di
     index = weights_dir / "models.json"
     models = shipped_models(weights_dir)
     models[name] = {"folder": folder.name, "sha256": sha256_of(folder / "model.safetensors"), **summary}
-    index.write_text(json.dumps({"default": DEFAULT, "models": models}, indent=1) + "\n")
+    atomic.write_text(index, json.dumps({"default": DEFAULT, "models": models}, indent=1) + "\n")
     _verify.cache_clear()
     return folder
 

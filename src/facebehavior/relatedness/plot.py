@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from facebehavior import atomic
 from facebehavior.relatedness.tables import Relatedness
 
 
@@ -29,7 +30,7 @@ def plot_heatmap(rel: Relatedness, path: str | Path, title: str = "") -> Path:
     fig.colorbar(im, ax=ax, fraction=0.03)
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    with atomic.replacing(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
     return path

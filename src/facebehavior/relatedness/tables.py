@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facebehavior import atomic
 from facebehavior.errors import DataFormatError
 from facebehavior.labels import AU_NAMES, AUS, EXPRESSIONS
 
@@ -107,7 +108,8 @@ class Relatedness:
         """Write in *matrix* shape (readable back by `load_relatedness`)."""
         frame = self.to_frame()
         frame.index.name = "class"
-        frame.to_csv(path, float_format="%.5f")
+        with atomic.replacing(path) as tmp:
+            frame.to_csv(tmp, float_format="%.5f")
 
 
 def _parse_au(token: str, where: str) -> int:

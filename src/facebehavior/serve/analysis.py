@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from facebehavior import atomic
 from facebehavior.inference.analyzer import SourceDone, SourceFailed
 from facebehavior.inference.timing import StageTimes
 
@@ -276,7 +277,7 @@ class PageBuilder:
         return {"tasks": self.tasks, "files": files, "counts": counts, "notes": notes, "downloads": downloads}
 
     def _write_uploads_csv(self, path: Path) -> None:
-        with path.open("w", newline="") as f:
+        with atomic.replacing(path) as tmp, tmp.open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["source", "uploaded_name", "media", "bytes"])
             for u in self.job.uploads:
@@ -314,7 +315,7 @@ class PageBuilder:
         drawn = draw_faces(image, numbered, self.info.tasks)
         name = f"annotated-{upload.index}.jpg"
         path = self.job.folder / name
-        path.write_bytes(encode_image(drawn, "jpg", 90))
+        atomic.write_bytes(path, encode_image(drawn, "jpg", 90))
         entry.update(annotated=self.job.add_file(name, path, "image/jpeg", f"Annotated: {upload.name} (JPEG)"),
                      width=int(image.shape[1]), height=int(image.shape[0]))
         return entry
@@ -374,6 +375,7 @@ class PageBuilder:
             return {}
         scale = min(1.0, PREVIEW_WIDTH / max(1, info.width))
         size = (int(round(info.width * scale / 2)) * 2, int(round(info.height * scale / 2)) * 2)
+        # Streamed, not atomic: it lives in the job's temporary folder and the page links it only after release.
         webm = self.job.folder / f"annotated-{upload.index}.webm"
         writer = cv2.VideoWriter(str(webm), cv2.VideoWriter_fourcc(*"VP80"), float(info.fps or 25.0), size)
         if not writer.isOpened():
@@ -404,7 +406,7 @@ class PageBuilder:
                                        interpolation=cv2.INTER_AREA)
                     name = f"keyframe-{upload.index}-{k}.jpg"
                     path = self.job.folder / name
-                    path.write_bytes(encode_image(thumb, "jpg", 85))
+                    atomic.write_bytes(path, encode_image(thumb, "jpg", 85))
                     keyframes.append({"t": _num(times.get(vf.index)), "frame": int(vf.index),
                                       "url": self.job.add_file(name, path, "image/jpeg", attachment=False)})
         except VideoReadError:

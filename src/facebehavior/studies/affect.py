@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facebehavior import atomic
 from facebehavior.studies.common import (environment, environment_line, interval_table, report_columns, signed,
                                          summarise_runs, values)
 from facebehavior.studies.transfer import negative_transfer, plot_transfer, transfer_summary, transfer_table
@@ -212,9 +213,8 @@ def scarce_manifests(preset: dict, data_dir: Path, keep: float = SCARCE_KEEP, se
             rng = np.random.default_rng([seed, i])
             drop = rng.permutation(train)[: len(train) - round(keep * len(train))]
             m.loc[m.index[drop], "expr"] = pd.NA
-            tmp = dst.with_suffix(".tmp")
-            m.to_csv(tmp, index=False)
-            os.replace(tmp, dst)
+            with atomic.replacing(dst) as tmp:
+                m.to_csv(tmp, index=False)
         out[str(src)] = str(dst)
     return out
 
@@ -340,9 +340,7 @@ def _execute(todo: list[dict], results_dir: Path, settings: dict, resume: bool, 
             got = fut.result()
             record = {"label": p["label"], "group": p["group"], "seed": p["seed"], "slug": p["slug"],
                       "settings": {k: v for k, v in settings.items()}, "environment": env, **got}
-            tmp = results_dir / f"{p['slug']}.json.tmp"
-            tmp.write_text(json.dumps(record, indent=1, default=float))
-            os.replace(tmp, results_dir / f"{p['slug']}.json")  # written whole or not at all
+            atomic.write_text(results_dir / f"{p['slug']}.json", json.dumps(record, indent=1, default=float))
             runs.append({**p, **got, "environment": env})
             bar.set_postfix_str(f"done: {p['label']} (seed {p['seed']})")
             bar.update(1)
@@ -458,8 +456,8 @@ def plot_curves(runs: list[dict], names: list[str], out_png: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=6)
     fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=100)
+    with atomic.replacing(out_png) as tmp:
+        fig.savefig(tmp, dpi=100)
     return out_png
 
 
@@ -543,15 +541,15 @@ def write_affect_report(out: Path, preset: dict, runs: list[dict], settings: dic
               "Per-run reports (per-AU F1, confusion matrices, VA scatter, training curves) are in "
               "`runs/<row>_s0/eval/`."]
     report = out / "report.md"
-    report.write_text("\n".join(lines) + "\n")
-    (out / "report.json").write_text(json.dumps({
+    atomic.write_text(report, "\n".join(lines) + "\n")
+    atomic.write_text(out / "report.json", json.dumps({
         "settings": settings, "seconds": seconds, "environment": env, "columns": [list(c) for c in columns],
         "summary": summary,
         "ceiling": ceiling, "comparisons": comps, "negative_transfer": transfer,
         "runs": [{k: r.get(k) for k in ("label", "group", "seed", "seconds", "results", "curve")} for r in runs],
     }, indent=1, default=float))
     if results_dir is not None and results_dir != out / "results" and results_dir.exists():
-        shutil.copy(report, results_dir / "report.md")
+        atomic.write_bytes(results_dir / "report.md", report.read_bytes())
     print("\n".join([main_table, *reference]))
     print("\n".join(verdict_lines(comps)))
     print(f"study finished in {seconds / 60:.1f} min")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facebehavior import atomic
 from facebehavior.evaluation.report import lookup
 from facebehavior.evaluation.significance import welch_difference
 from facebehavior.host import cpu_model
@@ -156,6 +157,6 @@ def plot_variant_bars(summary: dict, columns, out_png: Path) -> Path:
     ax.set_ylabel("metric (higher is better)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
+    with atomic.replacing(out_png) as tmp:
+        fig.savefig(tmp, dpi=110)
     return out_png

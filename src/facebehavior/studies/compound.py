@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from facebehavior import atomic
 from facebehavior.errors import FaceBehaviorError
 
 STUDY_DATABASE = "synth_compound_study"
@@ -68,7 +69,7 @@ def make_study_set(out_dir, per_class_train: int = 100, per_class_test: int = 60
     frame = frame.astype({c: "Int64" for c in ("expr", "compound", *AU_NAMES)})
     write_manifest(frame, manifest)
     read_manifest(manifest, task_specs(spec))  # the checks every reader applies: fail here, not mid-study
-    stamp.write_text(json.dumps(key))
+    atomic.write_text(stamp, json.dumps(key))
     return manifest
 
 
@@ -274,8 +275,8 @@ def plot_study(results: dict, out_png) -> Path:
     ax.set(xlabel="training images per class (k)", ylabel="mean diagonal of the confusion matrix",
            title=f"compound expressions ({len(results['classes'])} classes)", ylim=(0, 1))
     ax.legend(fontsize=7)
-    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
+    with atomic.replacing(out_png) as tmp:
+        fig.savefig(tmp, dpi=110)
     return Path(out_png)
 
 
@@ -286,8 +287,8 @@ def write_study(results: dict, out_dir) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "compound_study.json", "markdown": out / "compound_study.md",
              "png": out / "compound_study.png"}
-    paths["json"].write_text(json.dumps(to_jsonable(results), indent=1, allow_nan=False) + "\n")
-    paths["markdown"].write_text(study_markdown(results), encoding="utf-8")
+    atomic.write_text(paths["json"], json.dumps(to_jsonable(results), indent=1, allow_nan=False) + "\n")
+    atomic.write_text(paths["markdown"], study_markdown(results))
     plot_study(results, paths["png"])
     return paths
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from facebehavior import atomic
 from facebehavior.errors import FaceBehaviorError
 
 
@@ -67,8 +68,6 @@ def distilled_manifest(manifest: Path, teachers: list[str | Path], alpha: float,
         blended = alpha * np.nan_to_num(votes) + (1 - alpha) * p[order]
         cells = np.where(has[:, None], np.round(blended, 6).astype(str), "")
         frame.loc[frame.index[train], columns] = cells
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(out)
+    with atomic.replacing(out) as tmp:
+        frame.to_csv(tmp, index=False)
     return out

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from facebehavior import atomic
 from facebehavior.errors import ConfigError, FaceBehaviorError
 
 MODES = ("soft", "majority")
@@ -79,9 +80,8 @@ def _subset(frame: pd.DataFrame, per_split: int, seed: int) -> pd.DataFrame:
 
 
 def _write_text_csv(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+    with atomic.replacing(path) as tmp:
+        frame.to_csv(tmp, index=False)
 
 
 def build_config(config_path: Path, run_dir: Path, data: RecipeData, mode: str, overrides=()):
@@ -162,7 +162,7 @@ def run_recipe(data_root: str | Path, out: str | Path, *, mode: str = "soft", gp
         data_root, out, mode, gpu, config, overrides, subset))
     results["run"]["teachers"] = {"checkpoints": [str(t) for t in teachers], "alpha": distill_alpha} if teachers \
         else None
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
+    atomic.write_text(out / "results.json", json.dumps(results, indent=1, default=float))
     write_markdown(results, out / "report.md")
     return results
 
@@ -179,7 +179,7 @@ def _with_teachers(data: RecipeData, teachers: list, alpha: float, data_dir: Pat
     wanted = {"teachers": [str(Path(t).resolve()) for t in teachers], "alpha": alpha}
     if not (out.is_file() and record.is_file() and json.loads(record.read_text()) == wanted):
         distilled_manifest(data.full, teachers, alpha, out, device, say)
-        record.write_text(json.dumps(wanted, indent=1))
+        atomic.write_text(record, json.dumps(wanted, indent=1))
     else:
         say(f"reusing the distilled targets in {out}")
     return RecipeData(out, data.majority)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facebehavior import atomic
 from facebehavior.evaluation import metrics
 
 PROB_FLOOR = 1e-7  # log p of an exactly-zero probability would be -inf
@@ -161,6 +162,4 @@ def write_markdown(results: dict, path) -> Path:
                       f"{run['trained_tasks']}.",
                   "", "Figures: `figures/confusion_ferplus8.png`, `figures/confusion_expr7.png`, "
                       "`figures/training_curves.png`."]
-    path = Path(path)
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return atomic.write_text(path, "\n".join(lines) + "\n")

@@ -22,6 +22,7 @@ import shutil
 import time
 from pathlib import Path
 
+from facebehavior import atomic
 from facebehavior.labels import resolve_labels
 from facebehavior.studies.common import environment, environment_line
 
@@ -160,7 +161,7 @@ def run_demo(args) -> Path:
                                          scale=settings["scale"], workers=workers))
     t_data = time.time() - t0
     out.mkdir(parents=True, exist_ok=True)
-    (out / "no_validation.csv").write_text("path,database,split\n")
+    atomic.write_text(out / "no_validation.csv", "path,database,split\n")
     plan = run_plan(preset, data_dir, out, settings)
     print(f"SynthFace identity data ready in {t_data:.0f} s; {len(plan)} runs, {workers} at a time")
     runs = []
@@ -255,8 +256,8 @@ def write_identity_report(out: Path, preset: dict, runs: list[dict], settings: d
     lines = report_lines(preset, runs, settings, timing, table, verdicts, relatedness, per_attribute)
     lines += ["", f"![Table 8 rows]({figure.relative_to(out)})"]
     report = out / "report.md"
-    report.write_text("\n".join(lines) + "\n")
-    (out / "report.json").write_text(json.dumps({
+    atomic.write_text(report, "\n".join(lines) + "\n")
+    atomic.write_text(out / "report.json", json.dumps({
         "settings": settings, "timing": timing, "environment": environment(), "columns": [list(c) for c in COLUMNS],
         "summary": summary, "verdicts": verdicts,
         "runs": [{k: r[k] for k in ("key", "seed", "seconds", "steps", "results")} for r in runs],

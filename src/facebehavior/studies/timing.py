@@ -13,6 +13,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from facebehavior import atomic
+
 
 class WallClock:
     def __init__(self, path: str | Path, resume: bool, every_s: float = 10.0):
@@ -30,10 +32,8 @@ class WallClock:
         with self._lock:
             self.sessions[-1]["seconds"] = round(time.time() - self._start, 1)
             self.sessions[-1]["finished"] = finished
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps({"sessions": self.sessions, "total_seconds": self.total()}, indent=1))
-            tmp.replace(self.path)
+            record = {"sessions": self.sessions, "total_seconds": self.total()}
+            atomic.write_text(self.path, json.dumps(record, indent=1))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every_s):

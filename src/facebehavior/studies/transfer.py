@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facebehavior import atomic
 from facebehavior.studies.common import interval_table, values
 from facebehavior.evaluation.significance import welch_interval
 
@@ -90,6 +91,6 @@ def plot_transfer(cells: list[dict], out_png: Path) -> Path:
     ax.set_title("multi-task minus single-task (• 95% interval excludes 0)", fontsize=8)
     fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02).ax.tick_params(labelsize=7)
     fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
+    with atomic.replacing(out_png) as tmp:
+        fig.savefig(tmp, dpi=110)
     return out_png

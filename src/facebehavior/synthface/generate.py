@@ -18,6 +18,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable
 
+from facebehavior import atomic
 from facebehavior.synthface import affect as affect_process
 from facebehavior.synthface.params import SYNTH_ATTRIBUTES
 from facebehavior.synthface.presets import DatabaseSpec, preset_databases
@@ -140,18 +141,11 @@ def _results(jobs: list[tuple], workers: int):
                 yield running.popleft().get()
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write atomically (as `write_manifest` does): a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def _write_database(spec: DatabaseSpec, out: Path, chunks: dict[int, tuple]) -> None:
     """Join a database's chunks (by start index, i.e. by path) into manifest.csv and truth.csv."""
     for k, name in ((0, "manifest.csv"), (1, "truth.csv")):
         parts = [chunks[start][k] for start in sorted(chunks)]
-        _write_text(out / spec.name / name, parts[0][0] + "".join(body for _, body in parts))
+        atomic.write_text(out / spec.name / name, parts[0][0] + "".join(body for _, body in parts))
 
 
 def _clear_previous(out: Path, specs: list[DatabaseSpec]) -> None:
@@ -224,10 +218,7 @@ def generate_preset(name: str, out: str | Path, size: int = 64, seed: int = 0, s
             "spurious_rate": affect_process.SPURIOUS_RATE, "va_centroids": affect_process.VA_CENTROIDS,
             "va_spread": affect_process.VA_SPREAD, "compound_classes": list(affect_process.COMPOUND_CLASSES),
             "attributes": list(SYNTH_ATTRIBUTES), "databases": [_describe(s) for s in specs]}
-    tmp = out / (PRESET_FILE + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    tmp.replace(out / PRESET_FILE)
-    return out / PRESET_FILE
+    return atomic.write_text(out / PRESET_FILE, json.dumps(meta, indent=2))
 
 
 def pack_preset_shards(path: str | Path, shard_size: int = 1000, progress: bool = False) -> dict[str, dict]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from facebehavior import atomic
 from facebehavior.synthface.affect import expression_au_probabilities
 from facebehavior.synthface.params import AU_DESCRIPTIONS, FaceParams
 from facebehavior.synthface.presets import preset_databases
@@ -52,6 +53,6 @@ def save_grid(path: str | Path, size: int = 96, seed: int = 0) -> Path:
         draw.text((x + 3, y + size + 1), title, fill="black", font=font)
         draw.text((x + 3, y + size + 13), subtitle, fill=(90, 90, 90), font=font)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path)
+    with atomic.replacing(path) as tmp:
+        sheet.save(tmp)  # the format from the suffix, which the temporary name keeps
     return path

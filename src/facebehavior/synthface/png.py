@@ -73,6 +73,7 @@ def write_file(path: str | Path, data: bytes) -> None:
     truncating frees its blocks, which on a file system mounted with `discard` (this project's
     VM) waits for the disk; rewriting the same blocks does not.
     """
+    # Not atomic on purpose (speed, see above): a marker written last (preset.json, study_set.json) marks a whole set.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)  # cheaper than open() + a file object
     try:
         view = memoryview(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from facebehavior import atomic
 from facebehavior.errors import disk_full_as_error
 
 
@@ -46,7 +47,7 @@ class RunLogger:
             return
         keep = [line for line in self.path.read_text().splitlines()
                 if line.strip() and json.loads(line).get("step", 0) <= step]
-        self.path.write_text("".join(line + "\n" for line in keep))
+        atomic.write_text(self.path, "".join(line + "\n" for line in keep))
 
     def close(self) -> None:
         if self._tb is not None:

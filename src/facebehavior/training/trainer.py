@@ -17,6 +17,7 @@ from typing import Callable
 
 import torch
 
+from facebehavior import atomic
 from facebehavior.config import config_to_yaml
 from facebehavior.models.preprocessing import resolve_preprocessing
 from facebehavior.models.checkpoint import (CheckpointMeta, labels_with_annotations, load_train_state, load_weights,
@@ -92,7 +93,7 @@ def train(cfg, resume: bool = False, say=print, on_step: Callable[[int], None] |
             say(f"note: {run_dir} holds a run that stopped before its first checkpoint: starting it from step 0")
         logger.start_fresh()  # a new run in an old folder: its log is not appended to the old one
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(config_to_yaml(cfg))
+        atomic.write_text(run_dir / "config.yaml", config_to_yaml(cfg))
         for note in data.notes + [n for r in relatedness for n in r.notes]:
             say(f"note: {note}")
         say(f"label sets (global batch sizes): {data.sampler.composition()}; {steps_per_epoch} steps/epoch")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from facebehavior import atomic
 
 
 class ImageReadError(Exception):
@@ -52,8 +53,6 @@ def encode_image(image: np.ndarray, fmt: str = "png", jpeg_quality: int = 95) ->
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so an existing file is always complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    """Write via a temporary file and rename, so an existing file is always complete
+    (`facebehavior.atomic.write_bytes`, kept under this name for its callers)."""
+    atomic.write_bytes(path, data)

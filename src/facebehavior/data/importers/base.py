@@ -21,6 +21,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from facebehavior import atomic
 from facebehavior.errors import DataFormatError
 from facebehavior.labels import TaskSpec, affect_tasks
 
@@ -67,12 +68,8 @@ class ImportReport:
         return out
 
     def write_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")  # atomic: an interrupted write keeps the previous report
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
-        tmp.replace(path)
-        return path
+        # atomic: an interrupted write keeps the previous report
+        return atomic.write_text(path, json.dumps(self.to_dict(), indent=2, default=str) + "\n")
 
     def summary(self) -> str:
         """A human-readable report (what the CLI prints)."""

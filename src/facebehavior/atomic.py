@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,15 @@ def temp_path(path: str | Path) -> Path:
     cv2, PIL) still do: ``report.md`` -> ``.report.md.<pid>.tmp.md``."""
     path = Path(path)
     return path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+
+
+_TEMP_NAME = re.compile(r"^\..+\.\d+\.tmp(\.[^.]*)?$")
+
+
+def is_temp(path: str | Path) -> bool:
+    """Whether `path` is one of `temp_path`'s names: a write that a hard kill (SIGKILL, power loss)
+    interrupted leaves one behind, and a folder scan must not read it as a finished file."""
+    return bool(_TEMP_NAME.match(Path(path).name))
 
 
 @contextmanager

@@ -20,3 +20,15 @@ def test_missing_paths_empty_dirs_and_unmatched_globs_are_reported(tmp_path):
                                  str(named)])
     assert [i.media for i in inputs] == ["image"]
     assert [p.reason for p in problems] == ["missing_file", "empty_directory", "no_match"]
+
+
+def test_a_file_left_by_an_interrupted_atomic_write_is_reported_not_analysed(tmp_path):
+    """A hard kill during an atomic write leaves `.<name>.<pid>.tmp<suffix>` behind, with a media
+    suffix; a folder scan names it as a problem instead of reading a possibly half-written image."""
+    from facebehavior.atomic import temp_path
+
+    (tmp_path / "face.jpg").write_bytes(b"x")
+    temp_path(tmp_path / "face.jpg").write_bytes(b"half")
+    inputs, problems = discover([str(tmp_path)])
+    assert [i.name for i in inputs] == ["face.jpg"]
+    assert [p.reason for p in problems] == ["interrupted_write"]

@@ -6,6 +6,7 @@ import glob
 from dataclasses import dataclass
 from pathlib import Path
 
+from facebehavior.atomic import is_temp
 from facebehavior.inference.video import VIDEO_EXTENSIONS
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".jp2")
@@ -56,8 +57,13 @@ def discover(specs: list[str]) -> tuple[list[Input], list[InputProblem]]:
         if path.is_file():
             add(path, path.name)
         elif path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and _is_media(p))
-            if not files:
+            media = sorted(p for p in path.rglob("*") if p.is_file() and _is_media(p))
+            leftovers = [f for f in media if is_temp(f)]  # reported, not read: they may be half written
+            for leftover in leftovers:
+                problems.append(InputProblem(str(leftover.resolve()), "interrupted_write",
+                                             f"{leftover}: left by an interrupted write (not analysed); delete it"))
+            files = [f for f in media if not is_temp(f)]
+            if not media:
                 problems.append(InputProblem(str(path.resolve()), "empty_directory",
                                              f"{path}: no image or video files in it (or below)"))
             for file in files:

@@ -74,3 +74,45 @@ def test_an_exported_file_is_analysed_without_loading_torch(onnx_file, media):
             "print(len(table), 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1", "False"]
+
+
+def test_a_checkpoint_run_on_onnxruntime_is_exported_once_then_read_without_torch(checkpoint, media, tmp_path,
+                                                                                monkeypatch):
+    """The first onnxruntime run of a checkpoint folder exports it (torch needed) into the cache; the
+    next runs read the cached graph and never load torch (2-3 s and ~470 MiB per start)."""
+    import os
+    import subprocess
+    import sys
+
+    from facebehavior.inference.backends import load_backend
+
+    monkeypatch.setenv("FACEBEHAVIOR_CACHE", str(tmp_path / "cache"))
+    load_backend(checkpoint, "onnxruntime")
+    assert len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 1
+    code = ("import sys\nfrom facebehavior.inference import FaceBehavior\n"
+            f"table = FaceBehavior.load({str(checkpoint)!r}, backend='onnxruntime', warn=False)"
+            f".predict({str(media['root'] / 'images' / 'astronaut.jpg')!r})\n"
+            "print(len(table), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "FACEBEHAVIOR_CACHE": str(tmp_path / "cache")})
+    assert out.stdout.split() == ["1", "False"]
+
+
+def test_the_cached_export_follows_the_checkpoint_and_an_unwritable_cache_only_costs_the_export(
+        checkpoint, tmp_path, monkeypatch):
+    import shutil
+
+    from facebehavior.inference.onnx_export import cached_onnx
+
+    copy = tmp_path / "ckpt"
+    shutil.copytree(checkpoint, copy)
+    monkeypatch.setenv("FACEBEHAVIOR_CACHE", str(tmp_path / "cache"))
+    first = cached_onnx(copy)
+    assert cached_onnx(copy) == first  # read back, not exported again
+    weights = next(p for p in copy.rglob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\x01")  # retrained, say: another graph
+    assert cached_onnx(copy) != first
+    (tmp_path / "not_a_folder").write_text("x")
+    monkeypatch.setenv("FACEBEHAVIOR_CACHE", str(tmp_path / "not_a_folder"))
+    data, meta = cached_onnx(copy)  # no cache: exported in memory, as before
+    assert data[:2] and meta["tasks"]

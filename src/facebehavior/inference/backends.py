@@ -98,9 +98,9 @@ def _info_from_dict(meta: dict, source: str) -> ModelInfo:
 
 def load_backend(path: str | Path | None = None, backend: str = "auto", device: str = "cpu",
                  threads: int | None = None):
-    """A checkpoint folder (torch or onnxruntime: exported in memory), an exported .onnx file, or a
+    """A checkpoint folder (torch, or onnxruntime: exported once and kept in `onnx_cache_dir()`), an exported .onnx file, or a
     shipped model's name; None: the shipped default model (models/pretrained.py)."""
-    from facebehavior.inference.onnx_export import export_onnx_bytes, export_meta, onnx_session, read_onnx_meta
+    from facebehavior.inference.onnx_export import cached_onnx, export_meta, onnx_session, read_onnx_meta
     from facebehavior.models.pretrained import resolve_checkpoint
 
     if backend not in BACKENDS:
@@ -117,8 +117,12 @@ def load_backend(path: str | Path | None = None, backend: str = "auto", device: 
             raise FaceBehaviorError(f"{path} is an ONNX file: use --backend onnxruntime, or pass the checkpoint folder")
         session = onnx_session(path, threads)
         return OnnxBackend(session, _info_from_dict(read_onnx_meta(session, path), str(path.resolve())))
-    if backend == "onnxruntime":
-        data, meta = export_onnx_bytes(path)
+    if backend == "onnxruntime":  # exported once, then read from the cache without torch
+        exported = cached_onnx(path)
+        if isinstance(exported, Path):
+            session = onnx_session(exported, threads)
+            return OnnxBackend(session, _info_from_dict(read_onnx_meta(session, exported), str(path.resolve())))
+        data, meta = exported
         return OnnxBackend(onnx_session(data, threads), _info_from_dict(meta, str(path.resolve())))
     import torch
 

@@ -10,9 +10,13 @@ in the ONNX file's ``metadata_props`` under ``facebehavior``, so an exported fil
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import logging
+import os
 import warnings
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +89,56 @@ def export_onnx_bytes(checkpoint: str | Path, opset: int = 17) -> tuple[bytes, d
     entry.key, entry.value = META_KEY, json.dumps(info)
     proto.producer_name = "facebehavior"
     return proto.SerializeToString(), info
+
+
+def onnx_cache_dir() -> Path:
+    """Where checkpoints exported for `--backend onnxruntime` are kept: $FACEBEHAVIOR_CACHE, else
+    $XDG_CACHE_HOME/facebehavior, else ~/.cache/facebehavior (an `onnx/` folder inside)."""
+    root = os.environ.get("FACEBEHAVIOR_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or
+                                                          Path.home() / ".cache") / "facebehavior"
+    return Path(root) / "onnx"
+
+
+def _exporter_versions() -> str:
+    """torch's and onnx's versions, read from their installed metadata (importing torch is what the
+    cache saves)."""
+    found = []
+    for name in ("torch", "onnx"):
+        try:
+            found.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} absent")
+    return ",".join(found)
+
+
+def _cache_key(checkpoint: Path, opset: int) -> str:
+    """Changes whenever anything the export reads changes: every file of the checkpoint folder, its
+    path (recorded in the metadata), the opset and the package and exporter versions."""
+    from facebehavior import __version__
+
+    digest = hashlib.sha256(f"{checkpoint.resolve()}|{opset}|{__version__}|{_exporter_versions()}".encode())
+    for file in sorted(p for p in checkpoint.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(checkpoint)).encode())
+        digest.update(hashlib.sha256(file.read_bytes()).digest())
+    return digest.hexdigest()[:32]
+
+
+def cached_onnx(checkpoint: str | Path, opset: int = 17) -> Path | tuple[bytes, dict]:
+    """The checkpoint folder exported to ONNX, from the cache when an earlier run exported it (so no
+    torch is loaded: 2-3 s and ~470 MiB saved per start), else exported now and kept there. Returns
+    the cached file's path, or (bytes, metadata) when the cache cannot be written (a read-only home
+    costs only the export next time)."""
+    checkpoint = Path(checkpoint)
+    cached = onnx_cache_dir() / f"{checkpoint.name}-{_cache_key(checkpoint, opset)}.onnx"
+    if cached.is_file():
+        return cached
+    data, info = export_onnx_bytes(checkpoint, opset)
+    try:
+        atomic.write_bytes(cached, data)
+    except OSError as err:
+        logging.getLogger(__name__).warning("could not keep the exported model in %s (%s)", cached.parent, err)
+        return data, info
+    return cached
 
 
 def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, check: bool = True) -> dict:

@@ -116,3 +116,20 @@ def test_the_cached_export_follows_the_checkpoint_and_an_unwritable_cache_only_c
     monkeypatch.setenv("FACEBEHAVIOR_CACHE", str(tmp_path / "not_a_folder"))
     data, meta = cached_onnx(copy)  # no cache: exported in memory, as before
     assert data[:2] and meta["tasks"]
+
+
+def test_auto_runs_a_checkpoint_folder_on_onnxruntime_on_the_cpu_and_falls_back_to_torch(checkpoint, monkeypatch):
+    """`auto` (the default) is ONNX Runtime on the CPU; a folder ONNX cannot run still works, on
+    PyTorch, and says so."""
+    import facebehavior.inference.backends as backends
+
+    assert type(backends.load_backend(checkpoint)).__name__ == "OnnxBackend"
+
+    def cannot(*_):
+        raise RuntimeError("an operator the exporter lacks")
+
+    monkeypatch.setattr(backends, "_onnx_backend_of_folder", cannot)
+    with pytest.warns(UserWarning, match="using PyTorch"):
+        assert type(backends.load_backend(checkpoint)).__name__ == "TorchBackend"
+    with pytest.raises(RuntimeError):  # asked for by name: no silent substitute
+        backends.load_backend(checkpoint, "onnxruntime")

@@ -22,8 +22,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", default="results.csv", help="results table: .csv, .parquet or .jsonl (default results.csv)")
     g = p.add_argument_group("network")
     g.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto",
-                   help="auto: onnxruntime for a .onnx file, else torch; onnxruntime with a checkpoint "
-                        "folder exports it once into $FACEBEHAVIOR_CACHE (default ~/.cache/facebehavior)")
+                   help="auto (default): onnxruntime on the CPU, torch on --device cuda; onnxruntime exports a "
+                        "checkpoint folder once into $FACEBEHAVIOR_CACHE (default ~/.cache/facebehavior)")
     g.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, auto (default cpu)")
     g.add_argument("--batch-size", type=int, default=64, help="faces per network call (default 64)")
     g.add_argument("--threads", type=int, help="CPU threads for the network (default: the library's)")

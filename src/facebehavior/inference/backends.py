@@ -6,6 +6,7 @@ expression probabilities, AU probabilities, valence/arousal values.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from facebehavior.errors import FaceBehaviorError
 from facebehavior.labels import TaskSpec
 from facebehavior.models.preprocessing import Preprocessing
 
-BACKENDS = ("auto", "torch", "onnxruntime")  # auto: onnxruntime for a .onnx file, else torch
+BACKENDS = ("auto", "torch", "onnxruntime")  # auto: onnxruntime on the CPU, torch on other devices
 
 
 @dataclass
@@ -98,9 +99,11 @@ def _info_from_dict(meta: dict, source: str) -> ModelInfo:
 
 def load_backend(path: str | Path | None = None, backend: str = "auto", device: str = "cpu",
                  threads: int | None = None):
-    """A checkpoint folder (torch, or onnxruntime: exported once and kept in `onnx_cache_dir()`), an exported .onnx file, or a
-    shipped model's name; None: the shipped default model (models/pretrained.py)."""
-    from facebehavior.inference.onnx_export import cached_onnx, export_meta, onnx_session, read_onnx_meta
+    """A checkpoint folder, an exported .onnx file, or a shipped model's name; None: the shipped
+    default model (models/pretrained.py). `auto` runs ONNX Runtime on the CPU (a checkpoint folder is
+    exported once and kept in `onnx_cache_dir()`: later starts never import torch) and PyTorch on any
+    other device; a folder ONNX cannot export falls back to PyTorch with a warning."""
+    from facebehavior.inference.onnx_export import export_meta, onnx_session, read_onnx_meta
     from facebehavior.models.pretrained import resolve_checkpoint
 
     if backend not in BACKENDS:
@@ -108,22 +111,23 @@ def load_backend(path: str | Path | None = None, backend: str = "auto", device: 
     path = resolve_checkpoint(path)
     if not path.exists():
         raise FaceBehaviorError(f"{path}: no such checkpoint folder or .onnx file")
-    if backend == "auto":
-        backend = "onnxruntime" if path.suffix == ".onnx" else "torch"
+    if backend == "auto" and path.suffix == ".onnx":
+        backend = "onnxruntime"
     if backend == "onnxruntime" and device not in ("cpu", "auto"):
         raise FaceBehaviorError(f"--backend onnxruntime runs on the CPU here; drop --device {device} or use --backend torch")
     if path.suffix == ".onnx":
-        if backend != "onnxruntime":
+        if backend == "torch":
             raise FaceBehaviorError(f"{path} is an ONNX file: use --backend onnxruntime, or pass the checkpoint folder")
         session = onnx_session(path, threads)
         return OnnxBackend(session, _info_from_dict(read_onnx_meta(session, path), str(path.resolve())))
-    if backend == "onnxruntime":  # exported once, then read from the cache without torch
-        exported = cached_onnx(path)
-        if isinstance(exported, Path):
-            session = onnx_session(exported, threads)
-            return OnnxBackend(session, _info_from_dict(read_onnx_meta(session, exported), str(path.resolve())))
-        data, meta = exported
-        return OnnxBackend(onnx_session(data, threads), _info_from_dict(meta, str(path.resolve())))
+    if backend == "onnxruntime" or (backend == "auto" and device == "cpu"):
+        try:
+            return _onnx_backend_of_folder(path, threads)
+        except Exception as exc:  # noqa: BLE001 - auto keeps working on what PyTorch runs, and says so
+            if backend == "onnxruntime":
+                raise
+            warnings.warn(f"{path}: ONNX Runtime cannot run this checkpoint ({type(exc).__name__}: {exc}); "
+                          "using PyTorch", stacklevel=3)
     import torch
 
     from facebehavior.models.checkpoint import load_model
@@ -133,6 +137,18 @@ def load_backend(path: str | Path | None = None, backend: str = "auto", device: 
     torch_device = torch_device_or_error(device)
     model, meta, cfg = load_model(path, torch_device)
     return TorchBackend(model, _info_from_dict(export_meta(meta, cfg, str(path)), str(path.resolve())), torch_device)
+
+
+def _onnx_backend_of_folder(path: Path, threads: int | None) -> OnnxBackend:
+    """A checkpoint folder on ONNX Runtime: the cached export when there is one, else exported now."""
+    from facebehavior.inference.onnx_export import cached_onnx, onnx_session, read_onnx_meta
+
+    exported = cached_onnx(path)
+    if isinstance(exported, Path):
+        session = onnx_session(exported, threads)
+        return OnnxBackend(session, _info_from_dict(read_onnx_meta(session, exported), str(path.resolve())))
+    data, meta = exported
+    return OnnxBackend(onnx_session(data, threads), _info_from_dict(meta, str(path.resolve())))
 
 
 def torch_device_or_error(name: str):

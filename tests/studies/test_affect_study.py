@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -138,6 +139,9 @@ def test_finished_runs_are_skipped_on_resume(synth, tmp_path, monkeypatch):
     assert {c["variant"] for c in got["negative_transfer"]} >= {"no coupling", "uncertainty weighting"}
     assert math.isclose(got["summary"]["no coupling"]["synth_rafdb expr mean_diag"]["mean"], 0.3)
     assert f"recorded by the {len(plan)} runs" in Path(report).read_text()
+    copied = (results / "report.md").read_text()  # the copy beside the results links images that exist there
+    for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", copied):
+        assert (results / link).is_file(), link
 
 
 def test_report_times_the_runs_not_the_invocation_that_writes_it():

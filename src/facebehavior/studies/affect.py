@@ -550,6 +550,8 @@ def write_affect_report(out: Path, preset: dict, runs: list[dict], settings: dic
     }, indent=1, default=float))
     if results_dir is not None and results_dir != out / "results" and results_dir.exists():
         atomic.write_bytes(results_dir / "report.md", report.read_bytes())
+        for png in (out / "figures").glob("*.png"):  # the report's images, at the paths it links
+            atomic.write_bytes(results_dir / "figures" / png.name, png.read_bytes())
     print("\n".join([main_table, *reference]))
     print("\n".join(verdict_lines(comps)))
     print(f"study finished in {seconds / 60:.1f} min")

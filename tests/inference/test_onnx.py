@@ -63,59 +63,56 @@ def test_onnx_file_with_torch_backend_is_refused(onnx_file):
         load_backend(onnx_file, "torch")
 
 
-def test_an_exported_file_is_analysed_without_loading_torch(onnx_file, media):
-    # torch adds ~470 MiB to a process; the ONNX path is the light one (docs/analyze.md, Memory)
+def _faces_and_torch_in_a_fresh_process(model, photo) -> list[str]:
+    """[faces found, whether torch was imported] for one photo analysed on ONNX Runtime in a new process."""
     import subprocess
     import sys
 
     code = ("import sys\nfrom facebehavior.inference import FaceBehavior\n"
-            f"table = FaceBehavior.load({str(onnx_file)!r}, backend='onnxruntime', warn=False)"
-            f".predict({str(media['root'] / 'images' / 'astronaut.jpg')!r})\n"
+            f"table = FaceBehavior.load({str(model)!r}, backend='onnxruntime', warn=False).predict({str(photo)!r})\n"
             "print(len(table), 'torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["1", "False"]
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+
+
+def test_an_exported_file_is_analysed_without_loading_torch(onnx_file, media):
+    # torch adds ~470 MiB to a process; the ONNX path is the light one (docs/analyze.md, Memory)
+    assert _faces_and_torch_in_a_fresh_process(onnx_file, media["root"] / "images" / "astronaut.jpg") == ["1", "False"]
 
 
 def test_a_checkpoint_run_on_onnxruntime_is_exported_once_then_read_without_torch(checkpoint, media, tmp_path,
                                                                                 monkeypatch):
     """The first onnxruntime run of a checkpoint folder exports it (torch needed) into the cache; the
     next runs read the cached graph and never load torch (2-3 s and ~470 MiB per start)."""
-    import os
-    import subprocess
-    import sys
-
     from facebehavior.inference.backends import load_backend
 
-    monkeypatch.setenv("FACEBEHAVIOR_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("FACEBEHAVIOR_CACHE", str(tmp_path / "cache"))  # the child process inherits it
     load_backend(checkpoint, "onnxruntime")
     assert len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 1
-    code = ("import sys\nfrom facebehavior.inference import FaceBehavior\n"
-            f"table = FaceBehavior.load({str(checkpoint)!r}, backend='onnxruntime', warn=False)"
-            f".predict({str(media['root'] / 'images' / 'astronaut.jpg')!r})\n"
-            "print(len(table), 'torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "FACEBEHAVIOR_CACHE": str(tmp_path / "cache")})
-    assert out.stdout.split() == ["1", "False"]
+    assert _faces_and_torch_in_a_fresh_process(checkpoint, media["root"] / "images" / "astronaut.jpg") == ["1", "False"]
 
 
 def test_the_cached_export_follows_the_checkpoint_and_an_unwritable_cache_only_costs_the_export(
         checkpoint, tmp_path, monkeypatch):
     import shutil
 
-    from facebehavior.inference.onnx_export import cached_onnx
+    import facebehavior.inference.onnx_export as onnx_export
+    from facebehavior.inference.onnx_export import cached_onnx, onnx_session
 
     copy = tmp_path / "ckpt"
     shutil.copytree(checkpoint, copy)
     monkeypatch.setenv("FACEBEHAVIOR_CACHE", str(tmp_path / "cache"))
+    exports = []
+    real_export = onnx_export.export_onnx_bytes
+    monkeypatch.setattr(onnx_export, "export_onnx_bytes", lambda *a: exports.append(a) or real_export(*a))
     first = cached_onnx(copy)
-    assert cached_onnx(copy) == first  # read back, not exported again
+    assert cached_onnx(copy) == first and len(exports) == 1  # read back, not exported again
     weights = next(p for p in copy.rglob("*.safetensors"))
     weights.write_bytes(weights.read_bytes()[:-1] + b"\x01")  # retrained, say: another graph
-    assert cached_onnx(copy) != first
+    assert cached_onnx(copy) != first and len(exports) == 2
     (tmp_path / "not_a_folder").write_text("x")
     monkeypatch.setenv("FACEBEHAVIOR_CACHE", str(tmp_path / "not_a_folder"))
     data, meta = cached_onnx(copy)  # no cache: exported in memory, as before
-    assert data[:2] and meta["tasks"]
+    assert [o.name for o in onnx_session(data).get_outputs()] == [t["name"] for t in meta["tasks"]]
 
 
 def test_auto_runs_a_checkpoint_folder_on_onnxruntime_on_the_cpu_and_falls_back_to_torch(checkpoint, monkeypatch):

@@ -218,12 +218,12 @@ def _write(out: Path, metrics: dict, scored: pd.DataFrame, classes: list[str]) -
     from facebehavior.evaluation.plots import plot_confusion
 
     out.mkdir(parents=True, exist_ok=True)
-    atomic.write_bytes(out / "metrics.json", json.dumps(metrics, indent=1).encode())
-    atomic.write_bytes(out / "predictions.csv", scored.to_csv(index=False).encode())
+    atomic.write_text(out / "metrics.json", json.dumps(metrics, indent=1))
+    atomic.write_text(out / "predictions.csv", scored.to_csv(index=False))
     if metrics.get("confusion"):
         plot_confusion(np.asarray(metrics["confusion"]), classes, out / "confusion.png",
                        title=f"{Path(metrics['source']).name}: {metrics['scored']} photos")
-    atomic.write_bytes(out / "report.md", photo_report(metrics).encode())
+    atomic.write_text(out / "report.md", photo_report(metrics))
 
 
 def photo_report(m: dict) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from facebehavior import atomic
+from facebehavior.data.faces.io import encode_image
 from facebehavior.labels import TaskSpec
 
 # Colours (RGB) for the basic expressions; other labels get grey.
@@ -133,14 +134,13 @@ class Annotator:
     def add(self, job, rows: pd.DataFrame) -> None:
         if job.image is None:
             return
-        drawn = cv2.cvtColor(draw_faces(job.image, rows, self.tasks), cv2.COLOR_RGB2BGR)
+        drawn = draw_faces(job.image, rows, self.tasks)
         if job.media == "image":
             path = self.target(job.source, "image")
-            ok, encoded = cv2.imencode(path.suffix, drawn)  # the bytes cv2.imwrite would write
-            if ok:
-                atomic.write_bytes(path, encoded.tobytes())
+            atomic.write_bytes(path, encode_image(drawn, path.suffix))  # raises, never skips, if it cannot encode
             self.written.append(path)
             return
+        drawn = cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR)
         if job.source not in self.writers:
             path = self.target(job.source, "video")
             tmp = atomic.temp_path(path)  # streamed frame by frame; renamed into place by `finish`

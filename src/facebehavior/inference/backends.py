@@ -103,7 +103,7 @@ def load_backend(path: str | Path | None = None, backend: str = "auto", device: 
     default model (models/pretrained.py). `auto` runs ONNX Runtime on the CPU (a checkpoint folder is
     exported once and kept in `onnx_cache_dir()`: later starts never import torch) and PyTorch on any
     other device; a folder ONNX cannot export falls back to PyTorch with a warning."""
-    from facebehavior.inference.onnx_export import export_meta, onnx_session, read_onnx_meta
+    from facebehavior.inference.onnx_export import export_meta
     from facebehavior.models.pretrained import resolve_checkpoint
 
     if backend not in BACKENDS:
@@ -118,8 +118,7 @@ def load_backend(path: str | Path | None = None, backend: str = "auto", device: 
     if path.suffix == ".onnx":
         if backend == "torch":
             raise FaceBehaviorError(f"{path} is an ONNX file: use --backend onnxruntime, or pass the checkpoint folder")
-        session = onnx_session(path, threads)
-        return OnnxBackend(session, _info_from_dict(read_onnx_meta(session, path), str(path.resolve())))
+        return _onnx_file_backend(path, path, threads)
     if backend == "onnxruntime" or (backend == "auto" and device == "cpu"):
         try:
             return _onnx_backend_of_folder(path, threads)
@@ -141,14 +140,21 @@ def load_backend(path: str | Path | None = None, backend: str = "auto", device: 
 
 def _onnx_backend_of_folder(path: Path, threads: int | None) -> OnnxBackend:
     """A checkpoint folder on ONNX Runtime: the cached export when there is one, else exported now."""
-    from facebehavior.inference.onnx_export import cached_onnx, onnx_session, read_onnx_meta
+    from facebehavior.inference.onnx_export import cached_onnx, onnx_session
 
     exported = cached_onnx(path)
     if isinstance(exported, Path):
-        session = onnx_session(exported, threads)
-        return OnnxBackend(session, _info_from_dict(read_onnx_meta(session, exported), str(path.resolve())))
-    data, meta = exported
+        return _onnx_file_backend(exported, path, threads)
+    data, meta = exported  # the cache could not be written: exported in memory
     return OnnxBackend(onnx_session(data, threads), _info_from_dict(meta, str(path.resolve())))
+
+
+def _onnx_file_backend(file: Path, source: Path, threads: int | None) -> OnnxBackend:
+    """An exported .onnx file; `source` is what the user named (the file itself, or its checkpoint)."""
+    from facebehavior.inference.onnx_export import onnx_session, read_onnx_meta
+
+    session = onnx_session(file, threads)
+    return OnnxBackend(session, _info_from_dict(read_onnx_meta(session, file), str(source.resolve())))
 
 
 def torch_device_or_error(name: str):

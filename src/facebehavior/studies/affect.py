@@ -466,7 +466,7 @@ def runs_compute_line(runs: list[dict]) -> str:
     spans sessions (and, here, hosts), so the invocation that writes the report times none of it."""
     if not runs:
         return "No run has finished."
-    minutes = sorted(r.get("seconds", 0.0) / 60 for r in runs)
+    minutes = [r.get("seconds", 0.0) / 60 for r in runs]
     hosts = Counter((r.get("environment") or {}).get("cpu") or "CPU not recorded" for r in runs)
     where = "; ".join(f"{n} on {cpu}" for cpu, n in hosts.most_common())
     return (f"Training time recorded by the {len(runs)} runs, summed: {sum(minutes) / 60:.1f} h (median "

@@ -7,8 +7,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facebehavior import atomic
-
 
 class ImageReadError(Exception):
     """An image that cannot be used; `reason` is a short key for reports (``missing_file``, ...)."""
@@ -51,8 +49,3 @@ def encode_image(image: np.ndarray, fmt: str = "png", jpeg_quality: int = 95) ->
         raise ValueError(f"OpenCV cannot encode an image as {fmt!r}")
     return buf.tobytes()
 
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so an existing file is always complete
-    (`facebehavior.atomic.write_bytes`, kept under this name for its callers)."""
-    atomic.write_bytes(path, data)

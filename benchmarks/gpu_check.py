@@ -292,7 +292,7 @@ def part_ddp_worker(work: Path, args) -> dict:
     cfg = load_config(base=_tiny_run_config(work, DEVICE, 5))
     tasks = cfg.task_specs()
     device = torch.device("cuda", torch.cuda.current_device()) if DEVICE == "cuda" else torch.device("cpu")
-    weights, losses = {}, {}
+    weights, losses, grads = {}, {}, {}
     for distributed in (True, False):
         data = build_training_data(cfg, tasks, dist.get_rank(), dist.get_world_size())
         couplings, _ = build_couplings(cfg, tasks, label_arrays_numpy(data.train))
@@ -303,6 +303,9 @@ def part_ddp_worker(work: Path, args) -> dict:
         run = []
         for step, (images, idx) in enumerate(data.loader):
             run.append(float(optimisation_step(parts, images, idx, step).losses["total"]))
+            if step == 0:  # same weights, same batch: DDP's averaged gradient must be the one process's
+                grads[distributed] = {n: p.grad.detach().float().cpu() for n, p in parts.model.named_parameters()
+                                      if p.grad is not None}
             if step == 4:
                 break
         losses[distributed] = run
@@ -311,12 +314,30 @@ def part_ddp_worker(work: Path, args) -> dict:
         if distributed:
             sync_bn, wrapper = kinds, type(parts.net).__name__
     worst = max(float((weights[True][k] - weights[False][k]).abs().max()) for k in weights[False])
+    grad_gap = _relative_gap(grads[True], grads[False])
+    loss_gap = max(abs(a - b) / max(abs(b), 1e-6) for a, b in zip(losses[True], losses[False]))
     backend = dist.get_backend()
     dist.destroy_process_group()
-    return {"ok": backend == expected and worst < 1e-3 and all(v == v for v in losses[True]),
+    # Why relative gaps, not equal weights: on a GPU, SyncBatchNorm's kernels and cuDNN's algorithm choice
+    # round differently from plain BatchNorm, and 5 steps amplify those last bits (seen on an H200: losses
+    # equal to 5 decimals for 2 steps, weights 2e-3 apart after 5). The first step's gradient, from the
+    # same weights on the same batch, is where DDP's averaging must agree to float precision.
+    return {"ok": backend == expected and grad_gap < 1e-4 and loss_gap < 1e-3 and all(v == v for v in losses[True]),
             "backend": backend, "world_size": 1, "wrapper": wrapper, "batchnorm": sync_bn,
+            "first_step_gradient_relative_gap": grad_gap, "loss_relative_gap_5_steps": loss_gap,
             "losses_ddp": [round(v, 5) for v in losses[True]], "losses_single": [round(v, 5) for v in losses[False]],
             "max_weight_difference_ddp_vs_single": worst}
+
+
+def _relative_gap(got: dict, want: dict) -> float:
+    """‖got − want‖ / ‖want‖ over all parameters' gradients, as one vector (inf when the names differ)."""
+    import torch
+
+    if got.keys() != want.keys():
+        return float("inf")
+    diff = torch.sqrt(sum(((got[k] - want[k]) ** 2).sum() for k in want))
+    norm = torch.sqrt(sum((want[k] ** 2).sum() for k in want))
+    return float(diff / norm.clamp_min(1e-12))
 
 
 def _checkpoint_for_analyze(work: Path) -> tuple[str | None, str]:

@@ -153,6 +153,23 @@ def test_report_times_the_runs_not_the_invocation_that_writes_it():
     assert "recorded by the 3 runs, summed: 1.0 h" in line and "median 20.0 min" in line
     assert "2 on Xeon" in line and "1 on CPU not recorded" in line
     assert affect.runs_compute_line([]) == "No run has finished."
+    assert "mix GPU and CPU" not in line
+
+
+def test_report_names_the_gpu_a_run_trained_on_and_warns_when_devices_are_mixed():
+    cpu_run = {"seconds": 600.0, "environment": {"cpu": "Xeon"}, "device": "cpu"}
+    gpu_run = {"seconds": 60.0, "environment": {"cpu": "Xeon"}, "device": "NVIDIA H200"}
+    assert "1 on GPU NVIDIA H200" in affect.runs_compute_line([gpu_run])
+    assert "mix GPU and CPU" not in affect.runs_compute_line([gpu_run, gpu_run])
+    assert "mix GPU and CPU" in affect.runs_compute_line([cpu_run, gpu_run])
+
+
+def test_a_cpu_run_records_cpu_without_starting_cuda():
+    import torch
+
+    assert affect._trained_on() == "cpu" or torch.cuda.is_initialized()
+    if not torch.cuda.is_available():
+        assert not torch.cuda.is_initialized()
 
 
 def test_label_sets_share_the_batch_equally_and_single_task_nets_keep_only_their_databases(synth):

@@ -285,7 +285,18 @@ def train_and_evaluate(cfg_dict: dict, plots: bool, resume: bool = False) -> dic
     curve = [{"epoch": h["epoch"], "step": h["step"], **{k: h[k] for k, _ in CURVES if k in h}}
              for h in result.history]
     return {"results": load_results(Path(report).with_name("metrics.json")), "seconds": clock.total(),
-            "curve": curve}
+            "device": _trained_on(), "curve": curve}
+
+
+def _trained_on() -> str:
+    """"cpu", or the GPU's name when this worker used CUDA: a GPU's runs differ from a CPU's beyond their
+    last bits (docs/results.md), so a report must say which device each run trained on. Asked only once
+    CUDA is initialised, so a CPU run never starts CUDA to answer."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        return torch.cuda.get_device_name(torch.cuda.current_device())
+    return "cpu"
 
 
 def run_demo(args) -> Path:
@@ -467,10 +478,23 @@ def runs_compute_line(runs: list[dict]) -> str:
     if not runs:
         return "No run has finished."
     minutes = [r.get("seconds", 0.0) / 60 for r in runs]
-    hosts = Counter((r.get("environment") or {}).get("cpu") or "CPU not recorded" for r in runs)
+    hosts = Counter(_where(r) for r in runs)
     where = "; ".join(f"{n} on {cpu}" for cpu, n in hosts.most_common())
-    return (f"Training time recorded by the {len(runs)} runs, summed: {sum(minutes) / 60:.1f} h (median "
+    line = (f"Training time recorded by the {len(runs)} runs, summed: {sum(minutes) / 60:.1f} h (median "
             f"{float(np.median(minutes)):.1f} min per run; {where}).")
+    kinds = {r.get("device", "cpu") == "cpu" for r in runs}
+    if len(kinds) > 1:
+        line += (" **The runs mix GPU and CPU training**, whose scores differ by more than seed noise "
+                 "(docs/results.md): compare rows trained on one kind of device.")
+    return line
+
+
+def _where(run: dict) -> str:
+    """The GPU a run trained on, else its CPU (runs without a device are older: all ran on CPUs)."""
+    device = run.get("device", "cpu")
+    if device != "cpu":
+        return f"GPU {device}"
+    return (run.get("environment") or {}).get("cpu") or "CPU not recorded"
 
 
 def write_affect_report(out: Path, preset: dict, runs: list[dict], settings: dict, seconds: float,

@@ -150,10 +150,15 @@ def bare_forward_backward(rig: Rig, x: torch.Tensor) -> tuple[float, float, int]
     """Wall and CPU seconds and page faults of forward + backward alone (any scalar of the outputs: the
     same backward through the network as the real losses)."""
     started, cpu, faults = clock(rig.device), time.process_time(), page_faults()
+    bare_pass(rig, x)
+    return clock(rig.device) - started, time.process_time() - cpu, page_faults() - faults
+
+
+def bare_pass(rig: Rig, x: torch.Tensor) -> None:
+    """Forward + backward through the network on `x`, queued on the device (no synchronisation)."""
     out = rig.model(x)
     rig.optimizer.zero_grad(set_to_none=True)  # where the trainer does it: after the forward
     torch.cat([v.float() for v in out.values()], 1).mean().backward()
-    return clock(rig.device) - started, time.process_time() - cpu, page_faults() - faults
 
 
 def bench(name: str, preset: str, size: int, scale: float, augment: str, repeats: int, root: Path,

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_step import AUGMENT, CASES, Rig, experiment, write_dataset  # benchmarks/bench_step.py
+from bench_step import AUGMENT, CASES, Rig, bare_pass, clock, experiment, write_dataset  # benchmarks/bench_step.py
 from benchlib import machine, write_result  # benchmarks/benchlib.py
 
 import torch
@@ -29,38 +29,30 @@ WAITS = ("cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaEventSynchronize
          "aten::_local_scalar_dense", "aten::nonzero")
 
 
-def synced(device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter()
-
-
 def steps_back_to_back(rig: Rig, batches, steps: int, first_step: int) -> float:
     """Seconds per trainer step, synchronised only at the ends (the host may run ahead, as in training)."""
-    started = synced(rig.device)
+    started = clock(rig.device)
     for i in range(steps):
         images, idx = next(batches)
         optimisation_step(rig.parts, images, idx, first_step + i)
-    return (synced(rig.device) - started) / steps
+    return (clock(rig.device) - started) / steps
 
 
 def bare_back_to_back(rig: Rig, x: torch.Tensor, steps: int) -> float:
-    started = synced(rig.device)
+    started = clock(rig.device)
     for _ in range(steps):
-        out = rig.model(x)
-        rig.optimizer.zero_grad(set_to_none=True)
-        torch.cat([v.float() for v in out.values()], 1).mean().backward()
-    return (synced(rig.device) - started) / steps
+        bare_pass(rig, x)
+    return (clock(rig.device) - started) / steps
 
 
 def profiled(rig: Rig, batches, steps: int, first_step: int) -> dict:
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if rig.device.type == "cuda" else [])
-    started = synced(rig.device)
+    started = clock(rig.device)
     with profile(activities=activities) as prof:
         for i in range(steps):
             images, idx = next(batches)
             optimisation_step(rig.parts, images, idx, first_step + i)
-        synced(rig.device)
+        clock(rig.device)
     wall = time.perf_counter() - started
     events = prof.key_averages()
     top = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:15]

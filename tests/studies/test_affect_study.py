@@ -164,12 +164,20 @@ def test_report_names_the_gpu_a_run_trained_on_and_warns_when_devices_are_mixed(
     assert "mix GPU and CPU" in affect.runs_compute_line([cpu_run, gpu_run])
 
 
-def test_a_cpu_run_records_cpu_without_starting_cuda():
+def test_a_run_records_the_gpu_it_used_and_a_cpu_run_never_asks_cuda(monkeypatch):
     import torch
 
-    assert affect._trained_on() == "cpu" or torch.cuda.is_initialized()
-    if not torch.cuda.is_available():
-        assert not torch.cuda.is_initialized()
+    def no_cuda_call(*_):
+        raise AssertionError("asked CUDA for a device name: that would start CUDA in a CPU run")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU machine ...
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)  # ... whose run trained on the CPU
+    monkeypatch.setattr(torch.cuda, "get_device_name", no_cuda_call)
+    assert affect._trained_on() == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)  # the run used CUDA
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: f"GPU{i}")
+    assert affect._trained_on() == "GPU0"
 
 
 def test_label_sets_share_the_batch_equally_and_single_task_nets_keep_only_their_databases(synth):
